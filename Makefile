@@ -1,0 +1,56 @@
+# Two commands do all set-up on a fresh machine: `make demo` and `make test`.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+# uv on PATH, else the pip-installed module (installed by the `uv` target when missing).
+UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
+CHROMIUM := /usr/bin/chromium
+PY_PATHS := airflow_provider_tiktok dags plugins tests bench
+
+.PHONY: help uv env browser lint typecheck pytest test demo bench airflow emulator clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+uv:
+	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
+
+env: uv ## Create/refresh the virtualenv from uv.lock (Python packages only)
+	$(UV) sync --frozen
+
+browser: ## Install Debian's Chromium for the browser tests (needs root or sudo)
+	@if [ ! -x $(CHROMIUM) ]; then \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] && echo "" || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; \
+	fi
+	@$(CHROMIUM) --version
+
+lint: env ## ruff lint + format check
+	$(UV) run --frozen ruff check $(PY_PATHS)
+	$(UV) run --frozen ruff format --check $(PY_PATHS)
+
+typecheck: env ## mypy
+	$(UV) run --frozen mypy
+
+pytest: env browser ## pytest only
+	$(UV) run --frozen pytest $(PYTEST_ARGS)
+
+test: lint typecheck pytest ## Lint, type check and run every test
+
+demo: env ## The daily report on embedded defaults: emulator + moto_server, 3 linked accounts, yesterday's CSVs
+	$(UV) run --frozen python -m airflow_provider_tiktok.demo
+
+bench: env ## Benchmarks (figures and ratios; no pass/fail timing)
+	@for script in bench/bench_*.py; do \
+	  echo "=== $$script"; $(UV) run --frozen python $$script; \
+	done
+
+airflow: env ## Local Airflow (standalone) with the emulator, moto_server and the accounts page on HTTPS
+	$(UV) run --frozen python -m airflow_provider_tiktok.web.dev_server
+
+emulator: env ## Run the TikTok emulator alone on 127.0.0.1:8900
+	$(UV) run --frozen tiktok-emulator --port 8900
+
+clean: ## Remove the virtualenv and caches
+	rm -rf .venv .mypy_cache .ruff_cache

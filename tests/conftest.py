@@ -1,0 +1,60 @@
+"""Session-wide test environment: an isolated Airflow home with a real (sqlite) metadata DB, and local S3.
+
+The environment variables are set at import time, before any test module imports Airflow, because
+Airflow reads its configuration once, on first import.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from cryptography.fernet import Fernet
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="tiktok-tests-airflow-home-"))
+
+os.environ.update(
+    {
+        "AIRFLOW_HOME": str(AIRFLOW_HOME),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "dags"),
+        "AIRFLOW__CORE__FERNET_KEY": Fernet.generate_key().decode(),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{AIRFLOW_HOME / 'airflow.db'}",
+        "AIRFLOW__API__SECRET_KEY": "tests-only-secret-key",
+        "AIRFLOW__API_AUTH__JWT_SECRET": "tests-only-jwt-secret",
+        # boto3 must never look for real credentials or instance metadata.
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
+)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def airflow_db() -> Path:
+    """Migrate the session's sqlite metadata DB once; returns the Airflow home."""
+    subprocess.run(
+        [sys.executable, "-m", "airflow", "db", "migrate"],
+        check=True,
+        stdout=subprocess.DEVNULL,
+        env=os.environ.copy(),
+    )
+    return AIRFLOW_HOME
+
+
+@pytest.fixture(scope="session")
+def moto_s3() -> Iterator[str]:
+    """A real ``moto_server`` on loopback; sets the ``aws_test`` connection; yields its endpoint URL."""
+    from airflow_provider_tiktok.testing.moto_s3 import MotoS3Server
+
+    with MotoS3Server() as server:
+        os.environ["AIRFLOW_CONN_AWS_TEST"] = server.aws_connection_uri()
+        yield server.endpoint_url
+        os.environ.pop("AIRFLOW_CONN_AWS_TEST", None)
