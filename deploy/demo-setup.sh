@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# One-shot of the demo profile (service tiktok-demo-setup): (re)create the TikTok app connection
+# tiktok_default so it points at the emulator instead of TikTok. The values come from compose:
+#   TIKTOK_CLIENT_KEY / TIKTOK_CLIENT_SECRET   the emulator's app credentials
+#   TIKTOK_REDIRECT_URI                        the HTTPS callback registered in the emulator
+#   TIKTOK_API_BASE_URL                        token + Display API, reached from inside the network
+#   TIKTOK_AUTH_BASE_URL                       authorize page, reached by the user's browser
+set -euo pipefail
+
+: "${TIKTOK_CLIENT_KEY:?}" "${TIKTOK_CLIENT_SECRET:?}" "${TIKTOK_REDIRECT_URI:?}"
+: "${TIKTOK_API_BASE_URL:?}" "${TIKTOK_AUTH_BASE_URL:?}"
+
+extra=$(printf '{"redirect_uri": "%s", "api_base_url": "%s", "auth_base_url": "%s"}' \
+    "${TIKTOK_REDIRECT_URI}" "${TIKTOK_API_BASE_URL}" "${TIKTOK_AUTH_BASE_URL}")
+
+# Delete + add keeps the script idempotent; account connections only refer to the id, so they survive.
+/entrypoint airflow connections delete tiktok_default >/dev/null 2>&1 || true
+/entrypoint airflow connections add tiktok_default \
+    --conn-type tiktok \
+    --conn-login "${TIKTOK_CLIENT_KEY}" \
+    --conn-password "${TIKTOK_CLIENT_SECRET}" \
+    --conn-extra "${extra}"
+echo "tiktok_default -> ${TIKTOK_API_BASE_URL} (authorize page ${TIKTOK_AUTH_BASE_URL})"
