@@ -1,0 +1,37 @@
+"""Sliding-window rate limiter (TIKTOK_API.md section 4)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+
+
+class SlidingWindowLimiter:
+    """Counts accepted requests per key over the last ``window`` seconds of real (monotonic) time."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._hits: dict[tuple[str, ...], deque[float]] = {}
+
+    def admit(self, key: tuple[str, ...], *, limit: int, window: float) -> float | None:
+        """Record a request under ``key``; None when admitted, else seconds until a slot frees up.
+
+        ``limit``: requests allowed per window (0 = unlimited); ``window``: window length, seconds.
+        """
+        if limit <= 0:
+            return None
+        now = time.monotonic()
+        with self._lock:
+            hits = self._hits.setdefault(key, deque())
+            while hits and hits[0] <= now - window:
+                hits.popleft()
+            if len(hits) >= limit:
+                return max(hits[0] + window - now, 0.0)
+            hits.append(now)
+            return None
+
+    def reset(self) -> None:
+        """Forget every window."""
+        with self._lock:
+            self._hits.clear()
