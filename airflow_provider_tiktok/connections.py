@@ -1,0 +1,260 @@
+"""The connection contract: the TikTok app connection, account connections and Variable keys.
+
+App connection (default ``tiktok_default``, conn type ``tiktok``): login = client key, password = client
+secret, extra ``redirect_uri`` (absolute https), ``scopes``, optional ``api_base_url`` / ``auth_base_url``.
+
+Account connection ``tiktok_account_<slug>`` (conn type ``tiktok``): extra holds ``app_conn_id``,
+``open_id``, ``display_name``, ``username``, the token set (see
+:class:`~airflow_provider_tiktok.tokens.TokenSet`) and ``linked_at`` / ``linked_by``. Written by the
+plugin page (tasks cannot write connections).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from airflow_provider_tiktok.errors import TikTokConfigError
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from airflow_provider_tiktok.tokens import TokenSet
+
+CONN_TYPE = "tiktok"
+DEFAULT_APP_CONN_ID = "tiktok_default"
+ACCOUNT_CONN_PREFIX = "tiktok_account_"
+DEFAULT_SCOPES: tuple[str, ...] = ("user.info.basic", "user.info.stats", "video.list")
+DEFAULT_API_BASE_URL = "https://open.tiktokapis.com"
+DEFAULT_AUTH_BASE_URL = "https://www.tiktok.com"
+
+REGISTRY_VARIABLE = "tiktok_accounts"
+_MAX_REDIRECT_URI_LEN = 512
+_MAX_SLUG_LEN = 60
+
+
+def rotation_variable_key(conn_id: str) -> str:
+    """Variable holding the token set rotated by the refresh task (key contains ``token``: masked)."""
+    return f"tiktok_token__{conn_id}"
+
+
+def report_status_variable_key(conn_id: str) -> str:
+    """Variable where the report task records its last run: report_date, rows, keys, written_at."""
+    return f"tiktok_report__{conn_id}"
+
+
+def refresh_failure_variable_key(conn_id: str) -> str:
+    """Variable where the refresh task records the last refresh failure of an account (no secrets)."""
+    return f"tiktok_refresh_failure__{conn_id}"
+
+
+@dataclass(frozen=True)
+class AppConfig:
+    """The TikTok app (Developer Portal client) as configured in the app connection.
+
+    :param conn_id: id of the app connection.
+    :param client_key: TikTok client key (connection login).
+    :param client_secret: TikTok client secret (connection password); never printed.
+    :param redirect_uri: registered https redirect URI of this environment.
+    :param scopes: scopes requested at authorization.
+    :param api_base_url: base URL of the token and Display API endpoints.
+    :param auth_base_url: base URL of the browser authorize page.
+    """
+
+    conn_id: str
+    client_key: str
+    client_secret: str = field(repr=False)
+    redirect_uri: str
+    scopes: tuple[str, ...]
+    api_base_url: str = DEFAULT_API_BASE_URL
+    auth_base_url: str = DEFAULT_AUTH_BASE_URL
+
+
+@dataclass(frozen=True)
+class AccountInfo:
+    """Who a linked account is (no secrets).
+
+    :param conn_id: id of the account connection (``tiktok_account_<slug>``).
+    :param app_conn_id: id of the app connection the account was linked through.
+    :param open_id: TikTok open_id of the user for this app.
+    :param display_name: TikTok display name.
+    :param username: TikTok username when the ``user.info.profile`` scope was granted, else None.
+    :param linked_at: when the account was (re)linked, UTC.
+    :param linked_by: Airflow user who linked it.
+    :param label: how messages name the account; computed (``@username`` or display name) when empty.
+    """
+
+    conn_id: str
+    app_conn_id: str
+    open_id: str
+    display_name: str = ""
+    username: str | None = None
+    linked_at: datetime | None = None
+    linked_by: str | None = None
+    label: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.label:
+            label = f"@{self.username}" if self.username else (self.display_name or self.conn_id)
+            object.__setattr__(self, "label", label)
+
+
+def parse_scopes(value: Any) -> tuple[str, ...]:
+    """Parse scopes given as a comma/space separated string or a list, keeping order, dropping blanks."""
+    items = value if isinstance(value, list | tuple) else re.split(r"[,\s]+", str(value or ""))
+    seen: dict[str, None] = {}
+    for item in items:
+        if str(item).strip():
+            seen.setdefault(str(item).strip(), None)
+    return tuple(seen)
+
+
+def connection_extra(conn: Any) -> dict[str, Any]:
+    """Return a connection's extra as a dict, accepting the form's ``extra__tiktok__<name>`` keys too.
+
+    :param conn: an ``airflow.sdk.Connection`` or ``airflow.models.Connection``.
+    """
+    raw = conn.extra
+    if not raw:
+        return {}
+    try:
+        extra = json.loads(raw) if isinstance(raw, str) else dict(raw)
+    except (ValueError, TypeError):
+        raise TikTokConfigError(
+            f"Connection {conn.conn_id!r}: field 'extra' is not valid JSON; fix it in Admin > Connections."
+        ) from None
+    prefix = f"extra__{CONN_TYPE}__"
+    return {(k[len(prefix) :] if k.startswith(prefix) else k): v for k, v in extra.items()}
+
+
+def is_account_connection(conn: Any) -> bool:
+    """True when the connection is an account connection (its extra names ``app_conn_id``)."""
+    return bool(connection_extra(conn).get("app_conn_id"))
+
+
+def _require(conn_id: str, name: str, value: Any, fix: str) -> str:
+    if value is None or not str(value).strip():
+        raise TikTokConfigError(f"Connection {conn_id!r}: field {name!r} is missing or empty; {fix}.")
+    return str(value).strip()
+
+
+def validate_redirect_uri(conn_id: str, uri: str) -> str:
+    """Check TikTok's redirect URI rules: absolute https, no query or fragment, under 512 characters."""
+    parts = urlsplit(uri)
+    problem = None
+    if parts.scheme != "https" or not parts.netloc:
+        problem = "must be an absolute https:// URL"
+    elif parts.query or parts.fragment:
+        problem = "must not have a query string or fragment"
+    elif len(uri) >= _MAX_REDIRECT_URI_LEN:
+        problem = "must be shorter than 512 characters"
+    if problem:
+        raise TikTokConfigError(
+            f"Connection {conn_id!r}: field 'redirect_uri' ({uri!r}) {problem}; set it in the extra "
+            "to the exact URI registered in the TikTok Developer Portal (e.g. https://host/users/auth/tiktok/callback)."
+        )
+    return uri
+
+
+def _base_url(conn_id: str, name: str, value: Any, default: str) -> str:
+    url = str(value or default).strip().rstrip("/")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise TikTokConfigError(
+            f"Connection {conn_id!r}: field {name!r} ({url!r}) must be an absolute http(s) URL; "
+            f"remove it to use {default}."
+        )
+    return url
+
+
+def app_config_from_connection(conn: Any) -> AppConfig:
+    """Build the :class:`AppConfig` from an app connection, or raise naming the connection and field.
+
+    :param conn: the app connection (Task SDK or ORM Connection).
+    """
+    conn_id = conn.conn_id
+    extra = connection_extra(conn)
+    fix = "set it in Admin > Connections (login = client key, password = client secret)"
+    client_key = _require(conn_id, "login (client key)", conn.login, fix)
+    client_secret = _require(conn_id, "password (client secret)", conn.password, fix)
+    redirect_uri = _require(
+        conn_id, "redirect_uri", extra.get("redirect_uri"), "add it to the extra (the registered https URI)"
+    )
+    scopes = parse_scopes(extra.get("scopes") or extra.get("scope") or ",".join(DEFAULT_SCOPES))
+    return AppConfig(
+        conn_id=conn_id,
+        client_key=client_key,
+        client_secret=client_secret,
+        redirect_uri=validate_redirect_uri(conn_id, redirect_uri),
+        scopes=scopes,
+        api_base_url=_base_url(conn_id, "api_base_url", extra.get("api_base_url"), DEFAULT_API_BASE_URL),
+        auth_base_url=_base_url(conn_id, "auth_base_url", extra.get("auth_base_url"), DEFAULT_AUTH_BASE_URL),
+    )
+
+
+def account_from_connection(conn: Any) -> tuple[AccountInfo, TokenSet]:
+    """Read an account connection into its :class:`AccountInfo` and stored :class:`TokenSet`.
+
+    :param conn: the account connection (Task SDK or ORM Connection).
+    """
+    from airflow_provider_tiktok.tokens import TokenSet, parse_utc
+
+    conn_id = conn.conn_id
+    extra = connection_extra(conn)
+    fix = "relink the account on the TikTok accounts page"
+    open_id = _require(conn_id, "open_id", extra.get("open_id"), fix)
+    info = AccountInfo(
+        conn_id=conn_id,
+        app_conn_id=_require(conn_id, "app_conn_id", extra.get("app_conn_id"), fix),
+        open_id=open_id,
+        display_name=str(extra.get("display_name") or ""),
+        username=extra.get("username") or None,
+        linked_at=parse_utc(extra["linked_at"], source=f"Connection {conn_id!r}", name="linked_at")
+        if extra.get("linked_at")
+        else None,
+        linked_by=extra.get("linked_by") or None,
+    )
+    tokens = TokenSet.from_dict({**extra, "open_id": open_id}, source=f"Connection {conn_id!r}")
+    return info, tokens
+
+
+def account_connection_extra(info: AccountInfo, tokens: TokenSet) -> dict[str, Any]:
+    """The extra dict of an account connection (what the page writes on link / relink)."""
+    return {
+        "app_conn_id": info.app_conn_id,
+        "open_id": info.open_id,
+        "display_name": info.display_name,
+        "username": info.username,
+        "linked_at": info.linked_at.isoformat() if info.linked_at else None,
+        "linked_by": info.linked_by,
+        **tokens.to_dict(),
+    }
+
+
+def _slugify(text: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
+    return slug[:_MAX_SLUG_LEN].strip("_")
+
+
+def account_conn_id_for(open_id: str, username: str | None, display_name: str | None, taken: set[str]) -> str:
+    """Choose ``tiktok_account_<slug>`` for a new account, unique among ``taken`` connection ids.
+
+    :param open_id: the account's open_id (used when no name gives a slug, and to break ties).
+    :param username: TikTok username, preferred for the slug.
+    :param display_name: display name, used when there is no username.
+    :param taken: connection ids already used by *other* accounts.
+    """
+    slug = _slugify(username or "") or _slugify(display_name or "") or _slugify(open_id) or "account"
+    candidate = f"{ACCOUNT_CONN_PREFIX}{slug}"
+    if candidate not in taken:
+        return candidate
+    candidate = f"{candidate}_{_slugify(open_id)[:8]}".rstrip("_")
+    n = 2
+    unique = candidate
+    while unique in taken:  # bounded: taken is finite
+        unique = f"{candidate}_{n}"
+        n += 1
+    return unique

@@ -1,0 +1,90 @@
+"""Typed errors of the TikTok provider.
+
+Every message is meant for a person: it names the account or connection, says what happened
+and what to do next. No message ever holds a token or a client secret.
+"""
+
+from __future__ import annotations
+
+from airflow.exceptions import AirflowException
+
+ACCOUNTS_PAGE_PATH = "/tiktok/accounts"
+DEFAULT_BASE_URL = "http://localhost:8080"
+
+
+def accounts_page_url() -> str:
+    """Return the URL of the plugin's accounts page, where accounts are linked and relinked.
+
+    Built from ``[api] base_url`` (falls back to ``http://localhost:8080``).
+    """
+    base = ""
+    try:
+        from airflow.configuration import conf
+
+        base = conf.get("api", "base_url", fallback="") or ""
+    except Exception:  # noqa: S110 - a missing config must never hide the real error being reported
+        pass
+    return (base or DEFAULT_BASE_URL).rstrip("/") + ACCOUNTS_PAGE_PATH
+
+
+class TikTokError(AirflowException):
+    """Base class of every error raised by this provider; its message never holds a secret."""
+
+
+class TikTokConfigError(TikTokError):
+    """A connection or setting is missing or invalid; the message names the connection, field and fix."""
+
+
+class TikTokApiError(TikTokError):
+    """TikTok answered with an error (HTTP status and/or ``error.code`` != ``ok``).
+
+    :param message: human readable summary (no secrets).
+    :param code: TikTok's error code (``error.code`` or the OAuth ``error``), or None.
+    :param description: TikTok's error message / ``error_description``.
+    :param log_id: TikTok's ``log_id`` (quote it to TikTok support).
+    :param http_status: HTTP status of the response, None when there was no response.
+    :param endpoint: API path, e.g. ``/v2/video/list/``.
+    :param account: account label (``@username`` or display name) or connection id, when known.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        description: str | None = None,
+        log_id: str | None = None,
+        http_status: int | None = None,
+        endpoint: str | None = None,
+        account: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.description = description
+        self.log_id = log_id
+        self.http_status = http_status
+        self.endpoint = endpoint
+        self.account = account
+
+
+class TikTokAuthError(TikTokApiError):
+    """Authorization failed for good (invalid_grant, access_token_invalid, scope_not_authorized, revoked).
+
+    Never retried: the account must be relinked (message says where).
+    """
+
+
+class TikTokTransientError(TikTokApiError):
+    """429 / 5xx / timeout / connection reset / malformed JSON that outlived every retry."""
+
+
+class TikTokTokenPersistError(TikTokError):
+    """A rotated token set could not be saved; the account may need relinking if it is lost."""
+
+
+def relink_hint(account: str) -> str:
+    """Return the standard "what to do" sentence for an account that must be relinked.
+
+    :param account: ``@username``, display name or connection id of the account.
+    """
+    return f"relink account {account} at {accounts_page_url()}"
