@@ -28,7 +28,7 @@ from zoneinfo import ZoneInfo
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping
-    from typing import TextIO
+    from typing import IO
 
 log = logging.getLogger(__name__)
 
@@ -213,7 +213,7 @@ class _CsvSink:
 
     def __init__(
         self,
-        fileobj: TextIO,
+        fileobj: IO[str],
         columns: tuple[str, ...],
         text_columns: tuple[str, ...],
         formula_escaping: FormulaEscaping,
@@ -271,7 +271,7 @@ def video_record(video: Mapping[str, Any], account: ReportAccount) -> dict[str, 
 
 
 def write_video_report(
-    fileobj: TextIO,
+    fileobj: IO[str],
     videos: Iterable[Mapping[str, Any]],
     account: ReportAccount,
     *,
@@ -304,7 +304,7 @@ def write_video_report(
 
 
 def write_account_report(
-    fileobj: TextIO,
+    fileobj: IO[str],
     user: Mapping[str, Any],
     account: ReportAccount,
     *,

@@ -1,0 +1,309 @@
+"""Transfer one TikTok account's video statistics for one report date to S3 as CSV."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime, timezone
+from functools import cached_property
+from tempfile import NamedTemporaryFile
+from typing import TYPE_CHECKING, Any, cast
+
+from airflow.sdk import BaseOperator
+from airflow.sdk.exceptions import AirflowFailException
+
+from airflow_provider_tiktok.connections import report_status_variable_key
+from airflow_provider_tiktok.errors import TikTokAuthError, TikTokConfigError, relink_hint
+from airflow_provider_tiktok.hooks.tiktok import TikTokHook
+from airflow_provider_tiktok.report_settings import (
+    DEFAULT_ACCOUNT_KEY_TEMPLATE,
+    DEFAULT_KEY_TEMPLATE,
+    fill_key,
+)
+from airflow_provider_tiktok.reports import (
+    VIDEO_FIELDS,
+    ReportAccount,
+    iso_utc,
+    report_cutoff,
+    write_account_report,
+    write_video_report,
+)
+from airflow_provider_tiktok.tokens import TokenStore
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import IO
+
+    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+    from airflow.sdk import Context
+
+    from airflow_provider_tiktok.connections import AccountInfo
+    from airflow_provider_tiktok.reports import FormulaEscaping
+    from airflow_provider_tiktok.tokens import TokenSet
+
+#: XCom key of the per-account summary (rows, keys) read by the DAG's manifest step.
+SUMMARY_XCOM_KEY = "report_summary"
+#: XCom key of the per-account error message pushed before the task fails.
+ERROR_XCOM_KEY = "report_error"
+#: Context variable holding the account label, for ``map_index_template``.
+ACCOUNT_LABEL_CONTEXT_KEY = "tiktok_account"
+MAP_INDEX_TEMPLATE = "{{ tiktok_account | default(task.account_conn_id) }}"
+
+_BASIC_FIELDS = ("open_id", "display_name")
+_PROFILE_FIELDS = ("username",)
+_STATS_FIELDS = ("follower_count", "following_count", "likes_count", "video_count")
+_PROGRESS_EVERY = 10_000
+
+
+class TikTokToS3Operator(BaseOperator):
+    """Write one linked account's videos and account counters for one report date to S3 as CSV.
+
+    Videos are streamed from the Display API into temporary files (constant memory) and uploaded
+    with ``replace=True`` only once every file is complete, so a failure never leaves a partial
+    object and re-running a date replaces the same keys. The task reads the account's effective
+    token set and never refreshes it (the DAG's refresh task does). An authorization error fails
+    the task without retries and says how to relink the account. After a successful upload the
+    Variable ``tiktok_report__<account_conn_id>`` records what was written (shown on the page).
+
+    :param account_conn_id: the account connection (``tiktok_account_<slug>``). (templated)
+    :param bucket: S3 bucket to write to. (templated)
+    :param key: key of ``video_stats.csv``; after Jinja, ``{report_date}``, ``{open_id}`` and
+        ``{account}`` (the connection id) are filled in. (templated)
+    :param account_key: key of ``account_stats.csv`` (same placeholders); empty or None writes no
+        account file. (templated)
+    :param report_date: the day the report stands for, ``YYYY-MM-DD``; defaults to ``{{ ds }}``. (templated)
+    :param report_timezone: IANA timezone of the report date: videos created at or after the
+        following midnight there are left out. (templated)
+    :param aws_conn_id: the Airflow ``aws`` connection used for S3. (templated)
+    :param encrypt: ask S3 for server-side encryption (SSE-S3, AES256).
+    :param acl_policy: canned ACL of the uploaded objects (e.g. ``bucket-owner-full-control``).
+    :param s3_extra_args: extra ``ExtraArgs`` for the upload (e.g. ``{"ServerSideEncryption": "aws:kms",
+        "SSEKMSKeyId": "..."}``).
+    :param formula_escaping: ``"prefix"`` (default: text cells starting with ``= + - @``, tab, CR or
+        ``'`` get a leading ``'``) or ``"none"`` (raw text). (templated)
+    :param token_store: where tokens are read (tests may pass one); the default reads the account
+        connection and the rotation Variable.
+    """
+
+    template_fields: Sequence[str] = (
+        "account_conn_id",
+        "bucket",
+        "key",
+        "account_key",
+        "report_date",
+        "report_timezone",
+        "aws_conn_id",
+        "formula_escaping",
+    )
+    ui_color = "#25f4ee"
+
+    def __init__(
+        self,
+        *,
+        account_conn_id: str,
+        bucket: str,
+        key: str = DEFAULT_KEY_TEMPLATE,
+        account_key: str | None = DEFAULT_ACCOUNT_KEY_TEMPLATE,
+        report_date: str = "{{ ds }}",
+        report_timezone: str = "UTC",
+        aws_conn_id: str | None = "aws_default",
+        encrypt: bool = False,
+        acl_policy: str | None = None,
+        s3_extra_args: dict[str, Any] | None = None,
+        formula_escaping: str = "prefix",
+        token_store: TokenStore | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.account_conn_id = account_conn_id
+        self.bucket = bucket
+        self.key = key
+        self.account_key = account_key
+        self.report_date = report_date
+        self.report_timezone = report_timezone
+        self.aws_conn_id = aws_conn_id
+        self.encrypt = encrypt
+        self.acl_policy = acl_policy
+        self.s3_extra_args = s3_extra_args
+        self.formula_escaping = formula_escaping
+        self._token_store = token_store
+
+    @cached_property
+    def token_store(self) -> TokenStore:
+        """Read-only access to the account's effective token set."""
+        return self._token_store or TokenStore()
+
+    @cached_property
+    def tiktok_hook(self) -> TikTokHook:
+        """The TikTok hook for the account connection."""
+        return TikTokHook(tiktok_conn_id=self.account_conn_id, token_store=self.token_store)
+
+    @cached_property
+    def s3_hook(self) -> S3Hook:
+        """The S3 hook for ``aws_conn_id``."""
+        # Imported here: boto3 is slow to import and the DAG file imports this module at parse time.
+        from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+        return S3Hook(aws_conn_id=self.aws_conn_id, extra_args=self.s3_extra_args)
+
+    def execute(self, context: Context) -> list[str]:
+        """Fetch, write and upload the report; return the ``s3://`` URIs written."""
+        try:
+            return self._run(context)
+        except TikTokAuthError as exc:
+            message = self._auth_message(exc)
+            self._push_error(context, message)
+            raise AirflowFailException(message) from None
+        except TikTokConfigError as exc:
+            self._push_error(context, str(exc))
+            raise AirflowFailException(str(exc)) from None
+        except Exception as exc:
+            self._push_error(context, f"{type(exc).__name__}: {exc}")
+            raise
+
+    def _run(self, context: Context) -> list[str]:
+        report_date = date.fromisoformat(str(self.report_date))
+        info, tokens = self.token_store.load(self.account_conn_id)
+        self._label = info.label
+        cast("dict[str, Any]", context)[ACCOUNT_LABEL_CONTEXT_KEY] = info.label
+        self.log.info("Reporting %s (%s) for %s", info.label, self.account_conn_id, report_date)
+        keys = self._keys(context, report_date, info.open_id)
+        user = self.tiktok_hook.get_user_info(fields=_user_fields(tokens), access_token=tokens.access_token)
+        account = ReportAccount(
+            report_date=report_date,
+            fetched_at=datetime.now(timezone.utc),
+            open_id=info.open_id,
+            username=user.get("username") or info.username,
+            display_name=user.get("display_name") or info.display_name or None,
+        )
+        with _temp_csv() as videos_file, _temp_csv() as account_file:
+            rows = self._write_videos(videos_file, account, tokens)
+            write_account_report(account_file, user, account, formula_escaping=self._escaping)
+            files = [(videos_file.name, keys[0])]
+            if len(keys) > 1:
+                files.append((account_file.name, keys[1]))
+            self._upload_all(files)
+        self._record(context, info, report_date, rows, [key for _, key in files])
+        return [f"s3://{self.bucket}/{key}" for _, key in files]
+
+    @property
+    def _escaping(self) -> FormulaEscaping:
+        return cast("FormulaEscaping", self.formula_escaping)
+
+    def _keys(self, context: Context, report_date: date, open_id: str) -> list[str]:
+        """Render (Jinja, then placeholders) the video key and, when enabled, the account key."""
+        templates = [self.key] + ([self.account_key] if self.account_key else [])
+        keys = []
+        for template in templates:
+            # Templates resolved from XCom (the DAG's settings) are not Jinja-rendered by Airflow.
+            rendered = self.render_template(template, context) if "{{" in template else template
+            keys.append(
+                fill_key(rendered, report_date=report_date, open_id=open_id, account=self.account_conn_id)
+            )
+        if len(set(keys)) != len(keys):
+            raise TikTokConfigError(
+                f"The video and account S3 keys are the same ({keys[0]!r}); make them differ."
+            )
+        return keys
+
+    def _write_videos(self, fileobj: IO[str], account: ReportAccount, tokens: TokenSet) -> int:
+        """Stream every video into ``fileobj``; return the number of rows."""
+        cutoff = report_cutoff(account.report_date, self.report_timezone)
+        videos = self.tiktok_hook.iter_videos(fields=list(VIDEO_FIELDS), access_token=tokens.access_token)
+        rows = write_video_report(
+            fileobj,
+            videos,
+            account,
+            created_before=cutoff,
+            formula_escaping=self._escaping,
+            on_row=self._log_progress,
+        )
+        fileobj.flush()
+        self.log.info("Wrote %d video rows (videos created before %s)", rows, iso_utc(cutoff))
+        return rows
+
+    def _log_progress(self, rows: int) -> None:
+        if rows % _PROGRESS_EVERY == 0:
+            self.log.info("%d video rows written so far", rows)
+
+    def _upload_all(self, files: list[tuple[str, str]]) -> None:
+        """Upload complete files; if a later upload fails, delete objects this attempt created new."""
+        created: list[str] = []
+        try:
+            for filename, key in files:
+                existed = len(files) > 1 and self.s3_hook.check_for_key(key, self.bucket)
+                self.s3_hook.load_file(
+                    filename,
+                    key,
+                    bucket_name=self.bucket,
+                    replace=True,
+                    encrypt=self.encrypt,
+                    acl_policy=self.acl_policy,
+                )
+                self.log.info("Uploaded s3://%s/%s", self.bucket, key)
+                if not existed:
+                    created.append(key)
+        except Exception:
+            self._delete_quietly(created)
+            raise
+
+    def _delete_quietly(self, keys: list[str]) -> None:
+        if not keys:
+            return
+        try:
+            self.s3_hook.delete_objects(self.bucket, keys)
+            self.log.warning("Removed %s uploaded before the failure, so no partial report remains", keys)
+        except Exception:
+            self.log.exception("Could not remove %s after a failed upload", keys)
+
+    def _record(
+        self, context: Context, info: AccountInfo, report_date: date, rows: int, keys: list[str]
+    ) -> None:
+        """Push the summary XCom and record the status Variable for the accounts page (best effort)."""
+        summary = {
+            "account_conn_id": self.account_conn_id,
+            "account": info.label,
+            "open_id": info.open_id,
+            "report_date": report_date.isoformat(),
+            "rows": rows,
+            "bucket": self.bucket,
+            "keys": keys,
+            "written_at": iso_utc(datetime.now(timezone.utc)),
+        }
+        context["ti"].xcom_push(key=SUMMARY_XCOM_KEY, value=summary)
+        status = {k: summary[k] for k in ("report_date", "rows", "keys", "written_at")}
+        status["bucket"] = self.bucket
+        variable = report_status_variable_key(self.account_conn_id)
+        try:
+            self.token_store.backend.set_variable(variable, json.dumps(status))
+        except Exception:
+            # The data has landed; a missing status line on the page must not fail the report.
+            self.log.exception("Could not record the report status in Variable %s", variable)
+
+    def _auth_message(self, exc: TikTokAuthError) -> str:
+        label = getattr(self, "_label", None) or self.account_conn_id
+        text = str(exc)
+        if "relink" not in text:
+            text = f"{text}; {relink_hint(label)}"
+        return f"TikTok refused the token of {label} ({self.account_conn_id}): {text}"
+
+    def _push_error(self, context: Context, message: str) -> None:
+        try:
+            value = {"account_conn_id": self.account_conn_id, "error": message}
+            context["ti"].xcom_push(key=ERROR_XCOM_KEY, value=value)
+        except Exception:
+            self.log.exception("Could not push the error summary to XCom")
+
+
+def _user_fields(tokens: TokenSet) -> list[str]:
+    """user/info fields the granted scopes allow (asking for more fails the whole call)."""
+    fields = list(_BASIC_FIELDS)
+    if "user.info.profile" in tokens.scope:
+        fields += _PROFILE_FIELDS
+    if "user.info.stats" in tokens.scope:
+        fields += _STATS_FIELDS
+    return fields
+
+
+def _temp_csv() -> IO[str]:
+    """A temporary CSV file for the csv module (UTF-8, newline handling left to the writer)."""
+    return NamedTemporaryFile("w", encoding="utf-8", newline="", suffix=".csv", prefix="tiktok-")
