@@ -1,0 +1,452 @@
+"""Linking, relinking, unlinking and listing TikTok accounts: the domain logic behind the accounts page.
+
+Runs where the metadata DB is reachable (the API server process, the CLI, ``make demo``), never in a
+task: tasks cannot write connections. Writes go through the ORM in one transaction (account
+connection, ``tiktok_accounts`` registry, rotation Variable), so a failed link leaves nothing half
+written.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+from sqlalchemy import select
+
+from airflow_provider_tiktok.connections import (
+    ACCOUNT_CONN_PREFIX,
+    CONN_TYPE,
+    REGISTRY_VARIABLE,
+    AccountInfo,
+    account_conn_id_for,
+    account_connection_extra,
+    connection_extra,
+    is_account_connection,
+    refresh_failure_variable_key,
+    report_status_variable_key,
+    rotation_variable_key,
+)
+from airflow_provider_tiktok.errors import TikTokConfigError, TikTokError
+from airflow_provider_tiktok.tokens import DEFAULT_WARN_DAYS, OrmBackend, TokenSet, TokenStore, utcnow
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from datetime import datetime
+
+    from sqlalchemy.orm import Session
+
+    from airflow_provider_tiktok.hooks.tiktok import TikTokHook
+
+log = logging.getLogger(__name__)
+
+Status = Literal["broken", "expired", "expiring", "ok"]
+_STATUS_ORDER: dict[str, int] = {"broken": 0, "expired": 1, "expiring": 2, "ok": 3}
+
+
+class WrongAccountError(TikTokError):
+    """A relink was consented by a different TikTok user than the account being relinked.
+
+    :param expected: label of the account being relinked.
+    :param expected_open_id: its open_id.
+    :param got: label of the TikTok user who consented.
+    :param got_open_id: their open_id.
+    """
+
+    def __init__(self, *, expected: str, expected_open_id: str, got: str, got_open_id: str) -> None:
+        super().__init__(
+            f"TikTok user {got} consented, but account {expected} was being relinked; nothing was changed. "
+            f"Log in to TikTok as {expected} (sign out of {got} first) and click Regenerate token again."
+        )
+        self.expected = expected
+        self.expected_open_id = expected_open_id
+        self.got = got
+        self.got_open_id = got_open_id
+
+
+@dataclass(frozen=True)
+class LinkResult:
+    """What a successful link or relink wrote (no secrets).
+
+    :param account: the account as stored in its connection.
+    :param created: True when a new account connection was created, False when an existing one was updated.
+    :param scopes: scopes the user granted.
+    :param access_token_expires_at: expiry of the new access token (UTC).
+    :param refresh_token_expires_at: expiry of the new refresh token (UTC): relink before it.
+    """
+
+    account: AccountInfo
+    created: bool
+    scopes: tuple[str, ...]
+    access_token_expires_at: datetime
+    refresh_token_expires_at: datetime
+
+
+@dataclass(frozen=True)
+class AccountStatus:
+    """One row of the accounts page (no secrets).
+
+    :param conn_id: account connection id.
+    :param account: who the account is, None when its connection cannot be read.
+    :param status: broken (refresh rejected or unreadable), expired, expiring (within warn days) or ok.
+    :param detail: one sentence for the status, with what to do.
+    :param scopes: granted scopes.
+    :param access_token_expires_at: effective access-token expiry (rotation Variable or connection).
+    :param refresh_token_expires_at: effective refresh-token expiry.
+    :param refresh_days_left: days until the refresh token expires (negative once expired).
+    :param refresh_expiry_assumed: True when TikTok sent no refresh lifetime and one year was assumed.
+    :param last_report_date: report date of the last CSV written for the account, if any.
+    :param last_report_written_at: when that CSV was written.
+    """
+
+    conn_id: str
+    account: AccountInfo | None
+    status: Status
+    detail: str
+    scopes: tuple[str, ...] = ()
+    access_token_expires_at: datetime | None = None
+    refresh_token_expires_at: datetime | None = None
+    refresh_days_left: float | None = None
+    refresh_expiry_assumed: bool = False
+    last_report_date: str | None = None
+    last_report_written_at: str | None = None
+
+    @property
+    def needs_action(self) -> bool:
+        """True when someone has to relink (or fix) the account."""
+        return self.status != "ok"
+
+    @property
+    def label(self) -> str:
+        """How the page names the account."""
+        return self.account.label if self.account else self.conn_id
+
+
+@contextmanager
+def _session_scope(session: Session | None) -> Iterator[Session]:
+    """Use the caller's session (they commit) or open one that commits on success."""
+    if session is not None:
+        yield session
+        return
+    from airflow.utils.session import create_session
+
+    with create_session() as new_session:
+        yield new_session
+
+
+def _hook(conn_id: str) -> TikTokHook:
+    from airflow_provider_tiktok.hooks.tiktok import TikTokHook
+
+    return TikTokHook(conn_id, token_store=TokenStore(backend=OrmBackend()))
+
+
+def link_account(
+    *,
+    app_conn_id: str,
+    code: str,
+    code_verifier: str,
+    redirect_uri: str,
+    linked_by: str,
+    expected_open_id: str | None = None,
+    expected_label: str | None = None,
+    session: Session | None = None,
+) -> LinkResult:
+    """Exchange an authorization code and store the account (link, or relink when it exists).
+
+    :param app_conn_id: app connection the authorization used.
+    :param code: the ``code`` TikTok sent to the callback.
+    :param code_verifier: PKCE verifier of the flow.
+    :param redirect_uri: redirect URI of the authorization (sent again in the token request).
+    :param linked_by: Airflow user who linked the account (shown on the page).
+    :param expected_open_id: for "Regenerate token": the open_id the consenting user must have.
+    :param expected_label: how to name the expected account in the error when another user consented.
+    :param session: metadata DB session; None opens one and commits.
+    :raises WrongAccountError: another TikTok user consented; nothing is written.
+    :raises airflow_provider_tiktok.errors.TikTokApiError: TikTok refused the code or the profile
+        request (the error carries log_id).
+    """
+    hook = _hook(app_conn_id)
+    tokens = hook.exchange_code(code, code_verifier=code_verifier, redirect_uri=redirect_uri)
+    profile = hook.get_user_info(access_token=tokens.access_token, scopes=tokens.scope)
+    open_id = str(profile.get("open_id") or tokens.open_id)
+    if expected_open_id and open_id != expected_open_id:
+        got = _profile_label(profile, open_id)
+        raise WrongAccountError(
+            expected=expected_label or expected_open_id,
+            expected_open_id=expected_open_id,
+            got=got,
+            got_open_id=open_id,
+        )
+    with _session_scope(session) as db:
+        return _store_account(
+            db, app_conn_id=app_conn_id, tokens=tokens, profile=profile, open_id=open_id, linked_by=linked_by
+        )
+
+
+def _profile_label(profile: dict[str, Any], open_id: str) -> str:
+    if profile.get("username"):
+        return f"@{profile['username']}"
+    return str(profile.get("display_name") or open_id)
+
+
+def _store_account(
+    session: Session,
+    *,
+    app_conn_id: str,
+    tokens: TokenSet,
+    profile: dict[str, Any],
+    open_id: str,
+    linked_by: str,
+) -> LinkResult:
+    """Write the account connection, registry and rotation Variable for one consented user."""
+    from airflow.models.connection import Connection
+
+    existing = _find_account_connection(session, open_id)
+    conn_id = existing.conn_id if existing is not None else _new_conn_id(session, open_id, profile)
+    info = AccountInfo(
+        conn_id=conn_id,
+        app_conn_id=app_conn_id,
+        open_id=open_id,
+        display_name=str(profile.get("display_name") or ""),
+        username=profile.get("username") or None,
+        linked_at=tokens.issued_at,
+        linked_by=linked_by,
+    )
+    conn = existing or Connection(conn_id=conn_id, conn_type=CONN_TYPE)
+    conn.description = f"TikTok account {info.label}, linked on the TikTok accounts page by {linked_by}."
+    conn.set_extra(json.dumps(account_connection_extra(info, tokens)))
+    if existing is None:
+        session.add(conn)
+    _registry_add(session, conn_id)
+    _delete_variables(session, rotation_variable_key(conn_id), refresh_failure_variable_key(conn_id))
+    session.flush()
+    log.info("Linked TikTok account %s as connection %s (by %s)", info.label, conn_id, linked_by)
+    return LinkResult(
+        account=info,
+        created=existing is None,
+        scopes=tokens.scope,
+        access_token_expires_at=tokens.access_token_expires_at,
+        refresh_token_expires_at=tokens.refresh_token_expires_at,
+    )
+
+
+def _account_connections(session: Session) -> list[Any]:
+    from airflow.models.connection import Connection
+
+    rows = session.scalars(select(Connection).where(Connection.conn_type == CONN_TYPE)).all()
+    return [row for row in rows if _readable_account(row)]
+
+
+def _readable_account(conn: Any) -> bool:
+    try:
+        return is_account_connection(conn)
+    except TikTokConfigError:
+        return conn.conn_id.startswith(ACCOUNT_CONN_PREFIX)
+
+
+def _find_account_connection(session: Session, open_id: str) -> Any | None:
+    for conn in _account_connections(session):
+        try:
+            if connection_extra(conn).get("open_id") == open_id:
+                return conn
+        except TikTokConfigError:
+            continue
+    return None
+
+
+def _new_conn_id(session: Session, open_id: str, profile: dict[str, Any]) -> str:
+    from airflow.models.connection import Connection
+
+    taken = set(session.scalars(select(Connection.conn_id)).all())
+    return account_conn_id_for(open_id, profile.get("username"), profile.get("display_name"), taken)
+
+
+def _registry(session: Session) -> list[str]:
+    from airflow.models.variable import Variable
+
+    row = session.scalar(select(Variable).where(Variable.key == REGISTRY_VARIABLE))
+    if row is None:
+        return []
+    try:
+        value = json.loads(row.get_val() or "[]")
+    except ValueError:
+        log.warning(
+            "Variable %s is not a JSON list; rebuilding it from the account connections", REGISTRY_VARIABLE
+        )
+        return [c.conn_id for c in _account_connections(session)]
+    return [str(item) for item in value] if isinstance(value, list) else []
+
+
+def _write_registry(session: Session, conn_ids: list[str]) -> None:
+    from airflow.models.variable import Variable
+
+    Variable.set(
+        REGISTRY_VARIABLE,
+        json.dumps(sorted(set(conn_ids))),
+        description="TikTok account connections linked on the TikTok accounts page (managed by the page).",
+        session=session,
+    )
+
+
+def _registry_add(session: Session, conn_id: str) -> None:
+    ids = _registry(session)
+    if conn_id not in ids:
+        _write_registry(session, [*ids, conn_id])
+
+
+def _delete_variables(session: Session, *keys: str) -> None:
+    from airflow.models.variable import Variable
+
+    for key in keys:
+        Variable.delete(key, session=session)
+
+
+def unlink_account(conn_id: str, *, session: Session | None = None) -> str | None:
+    """Revoke the account's token at TikTok, then delete its connection, registry entry and Variables.
+
+    The account's CSV files in S3 stay. A failed revoke does not stop the unlink (the user may already
+    have removed the app in TikTok); its message is returned so the page can show it.
+
+    :param conn_id: account connection id.
+    :param session: metadata DB session; None opens one and commits.
+    :return: None when TikTok confirmed the revoke, else why it could not be revoked.
+    """
+    from airflow.models.connection import Connection
+
+    revoke_problem = _revoke(conn_id)
+    with _session_scope(session) as db:
+        conn = db.scalar(select(Connection).where(Connection.conn_id == conn_id))
+        if conn is not None:
+            db.delete(conn)
+        ids = _registry(db)
+        if conn_id in ids:
+            _write_registry(db, [i for i in ids if i != conn_id])
+        _delete_variables(db, rotation_variable_key(conn_id), refresh_failure_variable_key(conn_id))
+        db.flush()
+    log.info("Unlinked TikTok account connection %s", conn_id)
+    return revoke_problem
+
+
+def _revoke(conn_id: str) -> str | None:
+    try:
+        info, tokens = TokenStore(backend=OrmBackend()).load(conn_id)
+        _hook(info.app_conn_id).revoke(tokens.access_token)
+    except (TikTokError, ValueError) as exc:
+        log.warning("Could not revoke the TikTok token of %s: %s", conn_id, exc)
+        return str(exc)
+    except Exception as exc:  # the connection may be gone or unreadable: unlinking must still work
+        log.warning("Could not revoke the TikTok token of %s: %s", conn_id, type(exc).__name__)
+        return f"{type(exc).__name__} while revoking"
+    return None
+
+
+def account_conn_ids(session: Session) -> list[str]:
+    """Every account connection id: the registry plus account connections missing from it."""
+    ids = dict.fromkeys(_registry(session))
+    ids.update(dict.fromkeys(c.conn_id for c in _account_connections(session)))
+    return list(ids)
+
+
+def list_accounts(
+    session: Session | None = None, *, now: datetime | None = None, warn_days: int = DEFAULT_WARN_DAYS
+) -> list[AccountStatus]:
+    """Return the status of every linked account, accounts needing action first.
+
+    :param session: metadata DB session; None opens one.
+    :param now: current UTC time (tests pin it).
+    :param warn_days: an account whose refresh token expires within this many days is "expiring".
+    """
+    now = now or utcnow()
+    with _session_scope(session) as db:
+        statuses = [_account_status(db, conn_id, now, warn_days) for conn_id in account_conn_ids(db)]
+    return sorted(statuses, key=_sort_key)
+
+
+def _sort_key(status: AccountStatus) -> tuple[int, float, str]:
+    days = status.refresh_days_left if status.refresh_days_left is not None else float("-inf")
+    return (_STATUS_ORDER[status.status], days, status.label.lower())
+
+
+def _account_status(session: Session, conn_id: str, now: datetime, warn_days: int) -> AccountStatus:
+    store = TokenStore(backend=OrmBackend())
+    report = _report_status(session, conn_id)
+    try:
+        info, tokens = store.load(conn_id)
+        failure = store.refresh_failure(conn_id, tokens=tokens)
+    except Exception as exc:  # an unreadable account is shown as broken, never crashes the page
+        return AccountStatus(
+            conn_id=conn_id,
+            account=None,
+            status="broken",
+            detail=f"Cannot read this account ({_safe_message(exc)}). Relink it or remove it.",
+            **report,
+        )
+    status, detail = _classify(info, tokens, failure, now, warn_days)
+    return AccountStatus(
+        conn_id=conn_id,
+        account=info,
+        status=status,
+        detail=detail,
+        scopes=tokens.scope,
+        access_token_expires_at=tokens.access_token_expires_at,
+        refresh_token_expires_at=tokens.refresh_token_expires_at,
+        refresh_days_left=tokens.refresh_days_left(now),
+        refresh_expiry_assumed=tokens.refresh_expiry_assumed,
+        **report,
+    )
+
+
+def _safe_message(exc: BaseException) -> str:
+    # Our own errors are written to be shown; anything else is named by type only (it could echo data).
+    return str(exc) if isinstance(exc, TikTokError) else type(exc).__name__
+
+
+def _classify(
+    info: AccountInfo, tokens: TokenSet, failure: dict[str, Any] | None, now: datetime, warn_days: int
+) -> tuple[Status, str]:
+    if failure is not None:
+        message = str(failure.get("message") or "TikTok rejected the refresh token")
+        return (
+            "broken",
+            f"Refresh rejected: {message}. Regenerate the token (log in to TikTok as {info.label}).",
+        )
+    if tokens.refresh_expired(now):
+        return (
+            "expired",
+            f"The refresh token expired. Regenerate the token (log in to TikTok as {info.label}).",
+        )
+    days = tokens.refresh_days_left(now)
+    if days <= warn_days:
+        return (
+            "expiring",
+            f"The refresh token expires in {max(days, 0):.0f} days. Regenerate the token before then.",
+        )
+    return "ok", "Tokens are refreshed automatically."
+
+
+def _report_status(session: Session, conn_id: str) -> dict[str, Any]:
+    from airflow.models.variable import Variable
+
+    row = session.scalar(select(Variable).where(Variable.key == report_status_variable_key(conn_id)))
+    try:
+        data = json.loads(row.get_val() or "{}") if row is not None else {}
+    except ValueError:
+        data = {}
+    if not isinstance(data, dict):
+        data = {}
+    return {
+        "last_report_date": str(data["report_date"]) if data.get("report_date") else None,
+        "last_report_written_at": str(data["written_at"]) if data.get("written_at") else None,
+    }
+
+
+__all__ = [
+    "AccountStatus",
+    "LinkResult",
+    "WrongAccountError",
+    "link_account",
+    "list_accounts",
+    "unlink_account",
+]
