@@ -80,6 +80,7 @@ class TikTokToS3Operator(BaseOperator):
         "SSEKMSKeyId": "..."}``).
     :param formula_escaping: ``"prefix"`` (default: text cells starting with ``= + - @``, tab, CR or
         ``'`` get a leading ``'``) or ``"none"`` (raw text). (templated)
+    :param hook_kwargs: extra keyword arguments of the :class:`TikTokHook` (timeouts, retries ...).
     :param token_store: where tokens are read (tests may pass one); the default reads the account
         connection and the rotation Variable.
     """
@@ -110,6 +111,7 @@ class TikTokToS3Operator(BaseOperator):
         acl_policy: str | None = None,
         s3_extra_args: dict[str, Any] | None = None,
         formula_escaping: str = "prefix",
+        hook_kwargs: dict[str, Any] | None = None,
         token_store: TokenStore | None = None,
         **kwargs: Any,
     ) -> None:
@@ -125,6 +127,7 @@ class TikTokToS3Operator(BaseOperator):
         self.acl_policy = acl_policy
         self.s3_extra_args = s3_extra_args
         self.formula_escaping = formula_escaping
+        self.hook_kwargs = hook_kwargs or {}
         self._token_store = token_store
 
     @cached_property
@@ -135,7 +138,7 @@ class TikTokToS3Operator(BaseOperator):
     @cached_property
     def tiktok_hook(self) -> TikTokHook:
         """The TikTok hook for the account connection."""
-        return TikTokHook(tiktok_conn_id=self.account_conn_id, token_store=self.token_store)
+        return TikTokHook(self.account_conn_id, token_store=self.token_store, **self.hook_kwargs)
 
     @cached_property
     def s3_hook(self) -> S3Hook:
@@ -159,6 +162,9 @@ class TikTokToS3Operator(BaseOperator):
         except Exception as exc:
             self._push_error(context, f"{type(exc).__name__}: {exc}")
             raise
+        finally:
+            if "tiktok_hook" in self.__dict__:
+                self.tiktok_hook.close()
 
     def _run(self, context: Context) -> list[str]:
         report_date = date.fromisoformat(str(self.report_date))
@@ -178,6 +184,7 @@ class TikTokToS3Operator(BaseOperator):
         with _temp_csv() as videos_file, _temp_csv() as account_file:
             rows = self._write_videos(videos_file, account, tokens)
             write_account_report(account_file, user, account, formula_escaping=self._escaping)
+            account_file.flush()
             files = [(videos_file.name, keys[0])]
             if len(keys) > 1:
                 files.append((account_file.name, keys[1]))
