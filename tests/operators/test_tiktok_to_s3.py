@@ -132,7 +132,7 @@ def make_operator(account: str, bucket: str, **kwargs: Any) -> TikTokToS3Operato
 
 def run(operator: TikTokToS3Operator) -> tuple[list[str], RecordingTaskInstance]:
     ti = RecordingTaskInstance()
-    result = operator.execute({"ti": ti})  # type: ignore[arg-type]
+    result = operator.execute({"ti": ti})  # type: ignore[typeddict-item]
     return result, ti
 
 
@@ -168,7 +168,7 @@ def test_init_keeps_arguments_and_templates() -> None:
     assert operator.key == "tiktok/video_stats/dt={report_date}/account={open_id}/video_stats.csv"
     assert set(operator.template_fields) >= {"account_conn_id", "bucket", "key", "report_date"}
     with pytest.raises(TypeError):
-        TikTokToS3Operator("r", "tiktok_account_x", "b")  # type: ignore[misc]
+        TikTokToS3Operator("r", "tiktok_account_x", "b")  # type: ignore[call-arg]
 
 
 def test_execute_writes_every_video_row_by_row(
@@ -288,7 +288,7 @@ def test_api_failing_mid_pagination_is_transient_and_writes_nothing(
     # Page one succeeds, every later page answers 500: retries run out half-way through the list.
     emu.inject_fault("500", path="/v2/video/list/", nth=2, every=1)
     with pytest.raises(TikTokTransientError):
-        make_operator(account, bucket).execute({"ti": ti})  # type: ignore[arg-type]
+        make_operator(account, bucket).execute({"ti": ti})  # type: ignore[typeddict-item]
     assert emu.count(path="/v2/video/list/") >= 2
     assert keys_in(s3, bucket) == []
     assert ti.xcoms[ERROR_XCOM_KEY]["account_conn_id"] == account
@@ -310,7 +310,7 @@ def test_s3_down_fails_and_writes_nothing(
     )
     monkeypatch.setenv("AIRFLOW_CONN_AWS_DEAD", dead)
     operator = make_operator(account, bucket, aws_conn_id="aws_dead")
-    with pytest.raises(Exception, match="(?i)connect"):
+    with pytest.raises(Exception, match=r"(?i)connect"):
         run(operator)
     assert keys_in(s3, bucket) == []
 
