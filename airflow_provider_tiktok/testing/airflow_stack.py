@@ -1,0 +1,285 @@
+"""A real Airflow 3 deployment on loopback: scheduler, dag-processor and API server with LocalExecutor.
+
+``dag.test()`` and ``airflow dags test`` run tasks in-process, where a task can still reach the ORM;
+under a real scheduler tasks run on the Task SDK and cannot. Anything that touches tokens is proven
+here too. Used by tests (backfill, concurrent refresh, the browser test) and by ``make airflow``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import requests
+from cryptography.fernet import Fernet
+
+from airflow_provider_tiktok.testing.ports import free_port
+from airflow_provider_tiktok.testing.self_signed import write_self_signed_certificate
+
+COMPONENTS = ("scheduler", "dag-processor", "api-server")
+TERMINAL_RUN_STATES = frozenset({"success", "failed"})
+
+
+class AirflowStack:
+    """Start ``airflow`` components as subprocesses sharing a temporary home and sqlite database.
+
+    :param dags_folder: folder the dag-processor parses.
+    :param env: extra environment for every component (connections, variables, settings).
+    :param https: serve the API server over TLS with a self-signed certificate for 127.0.0.1/localhost
+        (TikTok redirects only to HTTPS); tasks trust it through ``[api] ssl_cert``.
+    :param users: SimpleAuthManager users as ``{name: role}``; passwords are generated and kept in
+        :attr:`passwords`.
+    :param home: Airflow home to use (created if missing); a temporary one by default, removed on stop.
+    """
+
+    def __init__(
+        self,
+        dags_folder: str | Path,
+        *,
+        env: Mapping[str, str] | None = None,
+        https: bool = False,
+        users: Mapping[str, str] | None = None,
+        home: str | Path | None = None,
+        api_port: int = 0,
+        parallelism: int = 8,
+    ) -> None:
+        self.dags_folder = Path(dags_folder).resolve()
+        self.https = https
+        self.users = dict(users or {"admin": "admin"})
+        self.passwords = {name: secrets.token_urlsafe(12) for name in self.users}
+        self._own_home = home is None
+        self.home = Path(home) if home else Path(tempfile.mkdtemp(prefix="tiktok-airflow-stack-"))
+        self.api_port = api_port or free_port()
+        self.parallelism = parallelism
+        self._extra_env = dict(env or {})
+        self._processes: dict[str, subprocess.Popen[bytes]] = {}
+        self._log_files: list[Any] = []
+        self.env: dict[str, str] = {}
+
+    # -- lifecycle -------------------------------------------------------------------------
+    @property
+    def api_url(self) -> str:
+        """Base URL of the API server (and UI)."""
+        scheme = "https" if self.https else "http"
+        return f"{scheme}://127.0.0.1:{self.api_port}"
+
+    def start(self, *, timeout: float = 180.0) -> AirflowStack:
+        """Migrate the database, start every component and wait until the API answers."""
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.env = self._build_env()
+        self.cli("db", "migrate")
+        for component in COMPONENTS:
+            self._start_component(component)
+        self._wait_until_healthy(timeout)
+        return self
+
+    def stop(self) -> None:
+        """Stop every component (SIGTERM, then SIGKILL) and remove a temporary home."""
+        for process in self._processes.values():
+            _terminate_group(process)
+        self._processes.clear()
+        for handle in self._log_files:
+            handle.close()
+        self._log_files.clear()
+        if self._own_home and not os.environ.get("TIKTOK_KEEP_AIRFLOW_HOME"):
+            shutil.rmtree(self.home, ignore_errors=True)
+
+    def __enter__(self) -> AirflowStack:
+        try:
+            return self.start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if exc is not None:
+            sys.stderr.write(self.logs_tail())
+        self.stop()
+
+    # -- using it --------------------------------------------------------------------------
+    def cli(self, *args: str, check: bool = True, timeout: float = 300.0) -> subprocess.CompletedProcess[str]:
+        """Run ``airflow <args>`` against this stack's home and database."""
+        result = subprocess.run(
+            [sys.executable, "-m", "airflow", *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        if check and result.returncode != 0:
+            raise RuntimeError(
+                f"`airflow {' '.join(args)}` exited {result.returncode}:\n{result.stdout}\n{result.stderr}"
+            )
+        return result
+
+    def token(self, user: str = "admin") -> str:
+        """A JWT for ``user`` from the SimpleAuthManager login endpoint."""
+        response = self._session().post(
+            f"{self.api_url}/auth/token",
+            json={"username": user, "password": self.passwords[user]},
+            timeout=30,
+        )
+        response.raise_for_status()
+        token: str = response.json()["access_token"]
+        return token
+
+    def api(self, method: str, path: str, *, user: str = "admin", **kwargs: Any) -> requests.Response:
+        """Call the REST API (``path`` under ``/api/v2``) as ``user``."""
+        headers = {"Authorization": f"Bearer {self.token(user)}"}
+        return self._session().request(
+            method, f"{self.api_url}/api/v2{path}", headers=headers, timeout=60, **kwargs
+        )
+
+    def wait_for_dag(self, dag_id: str, *, timeout: float = 120.0) -> None:
+        """Wait until the dag-processor has parsed ``dag_id`` into the database."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.api("GET", f"/dags/{dag_id}").status_code == 200:
+                return
+            time.sleep(1)
+        raise TimeoutError(f"DAG {dag_id} was not parsed within {timeout:.0f}s\n{self.logs_tail()}")
+
+    def dag_runs(self, dag_id: str) -> list[dict[str, Any]]:
+        """Every run of ``dag_id`` as the REST API reports it."""
+        response = self.api("GET", f"/dags/{dag_id}/dagRuns", params={"limit": 1000})
+        response.raise_for_status()
+        runs: list[dict[str, Any]] = response.json()["dag_runs"]
+        return runs
+
+    def wait_for_runs(self, dag_id: str, count: int, *, timeout: float = 600.0) -> list[dict[str, Any]]:
+        """Wait until ``count`` runs of ``dag_id`` have finished; returns all runs."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            runs = self.dag_runs(dag_id)
+            if sum(run["state"] in TERMINAL_RUN_STATES for run in runs) >= count:
+                return runs
+            time.sleep(2)
+        raise TimeoutError(f"{count} runs of {dag_id} did not finish in {timeout:.0f}s\n{self.logs_tail()}")
+
+    def task_instances(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
+        """Task instances of one run (mapped ones included)."""
+        response = self.api("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances", params={"limit": 1000})
+        response.raise_for_status()
+        instances: list[dict[str, Any]] = response.json()["task_instances"]
+        return instances
+
+    def logs_tail(self, lines: int = 40) -> str:
+        """The last lines of each component's log, for failure messages."""
+        parts = []
+        for component in COMPONENTS:
+            path = self.home / "logs" / f"{component}.out"
+            if path.exists():
+                tail = path.read_text(errors="replace").splitlines()[-lines:]
+                parts.append(f"--- {component} ---\n" + "\n".join(tail))
+        return "\n".join(parts) + "\n"
+
+    def task_log_texts(self) -> Iterable[str]:
+        """Every task log file written so far (to check that no secret was logged)."""
+        for path in (self.home / "logs").rglob("*.log"):
+            yield path.read_text(errors="replace")
+
+    # -- internals -------------------------------------------------------------------------
+    def _build_env(self) -> dict[str, str]:
+        passwords_file = self.home / "simple_auth_manager_passwords.json"
+        passwords_file.write_text(json.dumps(self.passwords))
+        env = {
+            **os.environ,
+            "AIRFLOW_HOME": str(self.home),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(self.dags_folder),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            "AIRFLOW__CORE__PARALLELISM": str(self.parallelism),
+            "AIRFLOW__CORE__FERNET_KEY": Fernet.generate_key().decode(),
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{self.home / 'airflow.db'}",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(f"{u}:{r}" for u, r in self.users.items()),
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords_file),
+            "AIRFLOW__API__PORT": str(self.api_port),
+            "AIRFLOW__API__HOST": "127.0.0.1",
+            "AIRFLOW__API__BASE_URL": self.api_url,
+            "AIRFLOW__API__SECRET_KEY": secrets.token_urlsafe(16),
+            "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(16),
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.api_url}/execution/",
+            "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "1",
+            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+            "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "5",
+            "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(self.home / "logs"),
+            # The scheduler's log server defaults to port 8793: give each stack its own.
+            "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
+        }
+        if self.https:
+            cert, key = write_self_signed_certificate(self.home / "tls")
+            env["AIRFLOW__API__SSL_CERT"] = str(cert)
+            env["AIRFLOW__API__SSL_KEY"] = str(key)
+        env.update(self._extra_env)
+        return env
+
+    def _start_component(self, component: str) -> None:
+        log_dir = self.home / "logs"
+        log_dir.mkdir(parents=True, exist_ok=True)
+        handle = (log_dir / f"{component}.out").open("ab")
+        self._log_files.append(handle)
+        self._processes[component] = subprocess.Popen(
+            [sys.executable, "-m", "airflow", component],
+            env=self.env,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+
+    def _wait_until_healthy(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        last = "no answer"
+        while time.monotonic() < deadline:
+            self._fail_if_a_component_died()
+            try:
+                response = self._session().get(f"{self.api_url}/api/v2/monitor/health", timeout=5)
+                last = response.text
+                if response.ok and response.json()["scheduler"]["status"] == "healthy":
+                    return
+            except (requests.RequestException, KeyError, ValueError) as error:
+                last = repr(error)
+            time.sleep(1)
+        raise TimeoutError(f"Airflow did not become healthy in {timeout:.0f}s: {last}\n{self.logs_tail()}")
+
+    def _fail_if_a_component_died(self) -> None:
+        for component, process in self._processes.items():
+            if process.poll() is not None:
+                raise RuntimeError(f"airflow {component} exited with {process.returncode}\n{self.logs_tail()}")
+
+    def _session(self) -> requests.Session:
+        session = requests.Session()
+        # REQUESTS_CA_BUNDLE and proxy variables in the environment would override `verify`; loopback needs neither.
+        session.trust_env = False
+        if self.https:
+            session.verify = self.env["AIRFLOW__API__SSL_CERT"]
+        return session
+
+
+def _terminate_group(process: subprocess.Popen[bytes]) -> None:
+    """Stop a component and the workers it forked (each runs in its own process group)."""
+    if process.poll() is not None:
+        return
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=20)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            return
+        process.wait(timeout=10)
