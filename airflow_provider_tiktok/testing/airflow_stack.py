@@ -16,16 +16,18 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterable, Mapping
 from pathlib import Path
-from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import requests
 from cryptography.fernet import Fernet
 
 from airflow_provider_tiktok.testing.ports import free_port
 from airflow_provider_tiktok.testing.self_signed import write_self_signed_certificate
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+    from types import TracebackType
 
 COMPONENTS = ("scheduler", "dag-processor", "api-server")
 TERMINAL_RUN_STATES = frozenset({"success", "failed"})
@@ -259,11 +261,12 @@ class AirflowStack:
     def _fail_if_a_component_died(self) -> None:
         for component, process in self._processes.items():
             if process.poll() is not None:
-                raise RuntimeError(f"airflow {component} exited with {process.returncode}\n{self.logs_tail()}")
+                tail = self.logs_tail()
+                raise RuntimeError(f"airflow {component} exited with {process.returncode}\n{tail}")
 
     def _session(self) -> requests.Session:
         session = requests.Session()
-        # REQUESTS_CA_BUNDLE and proxy variables in the environment would override `verify`; loopback needs neither.
+        # REQUESTS_CA_BUNDLE and proxy variables would override `verify`; loopback needs neither.
         session.trust_env = False
         if self.https:
             session.verify = self.env["AIRFLOW__API__SSL_CERT"]

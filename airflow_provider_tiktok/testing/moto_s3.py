@@ -9,9 +9,12 @@ import socket
 import subprocess
 import sys
 import time
-from types import TracebackType
+from typing import TYPE_CHECKING
 
 from airflow_provider_tiktok.testing.ports import free_port, wait_for_port
+
+if TYPE_CHECKING:
+    from types import TracebackType
 
 
 class MotoS3Server:
@@ -82,7 +85,7 @@ class MotoS3Server:
 
 
 def _moto_server_executable() -> str:
-    """The ``moto_server`` script of the running interpreter's environment (moto[server] is a dev dependency)."""
+    """The ``moto_server`` script beside the running interpreter (moto[server] is a dev dependency)."""
     beside_python = os.path.join(os.path.dirname(sys.executable), "moto_server")
     found = beside_python if os.path.exists(beside_python) else shutil.which("moto_server")
     if not found:
