@@ -1,0 +1,66 @@
+"""Sliding-window rate limits per endpoint, per app or per token (TIKTOK_API.md section 4)."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from emulator_flow import Flow
+
+    from airflow_provider_tiktok.testing.emulator import TikTokEmulator
+
+VIDEO = "/v2/video/list/"
+USER = "/v2/user/info/"
+
+
+def _status(flow: Flow, token: str, path: str = VIDEO) -> int:
+    return flow.api(token, path, "id" if path == VIDEO else "open_id").status_code
+
+
+def test_limit_per_endpoint_with_retry_after_then_the_window_slides(flow: Flow, emu: TikTokEmulator) -> None:
+    emu.configure(rate_limit_per_minute=3, rate_window_seconds=0.6)
+    token = flow.tokens()["access_token"]
+    assert [_status(flow, token) for _ in range(3)] == [200, 200, 200]
+    limited = flow.api(token, VIDEO, "id")
+    assert limited.status_code == 429
+    assert limited.json()["error"]["code"] == "rate_limit_exceeded"
+    assert limited.headers["Retry-After"] == "1"
+    assert _status(flow, token, USER) == 200  # each endpoint has its own window
+    time.sleep(0.7)
+    assert _status(flow, token) == 200
+
+
+def test_retry_after_can_be_switched_off(flow: Flow, emu: TikTokEmulator) -> None:
+    emu.configure(rate_limit_per_minute=1, rate_window_seconds=5, send_retry_after=False)
+    token = flow.tokens()["access_token"]
+    assert _status(flow, token) == 200
+    limited = flow.api(token, VIDEO, "id")
+    assert limited.status_code == 429
+    assert "Retry-After" not in limited.headers
+
+
+def test_per_app_limit_is_shared_by_all_tokens(flow: Flow, emu: TikTokEmulator) -> None:
+    emu.configure(rate_limit_per_minute=2, rate_window_seconds=5)
+    one = flow.tokens()["access_token"]
+    two = flow.tokens(emu.target_users[1].open_id)["access_token"]
+    assert [_status(flow, one), _status(flow, two), _status(flow, one), _status(flow, two)] == [
+        200,
+        200,
+        429,
+        429,
+    ]
+
+
+def test_per_token_limit_counts_each_token_apart(flow: Flow, emu: TikTokEmulator) -> None:
+    emu.configure(rate_limit_per_minute=2, rate_window_seconds=5, rate_limit_scope="token")
+    one = flow.tokens()["access_token"]
+    two = flow.tokens(emu.target_users[1].open_id)["access_token"]
+    assert [_status(flow, one), _status(flow, one), _status(flow, one)] == [200, 200, 429]
+    assert [_status(flow, two), _status(flow, two)] == [200, 200]
+
+
+def test_zero_disables_the_limit(flow: Flow, emu: TikTokEmulator) -> None:
+    emu.configure(rate_limit_per_minute=0)
+    token = flow.tokens()["access_token"]
+    assert {_status(flow, token) for _ in range(30)} == {200}
