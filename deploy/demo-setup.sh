@@ -5,17 +5,21 @@
 #   TIKTOK_REDIRECT_URI                        the HTTPS callback registered in the emulator
 #   TIKTOK_API_BASE_URL                        token + Display API, reached from inside the network
 #   TIKTOK_AUTH_BASE_URL                       authorize page, reached by the user's browser
+#   TIKTOK_SCOPES                              scopes the accounts page asks for (comma separated)
 set -euo pipefail
 
-: "${TIKTOK_CLIENT_KEY:?}" "${TIKTOK_CLIENT_SECRET:?}" "${TIKTOK_REDIRECT_URI:?}"
-: "${TIKTOK_API_BASE_URL:?}" "${TIKTOK_AUTH_BASE_URL:?}"
+# The image's entrypoint (waits for the database); overridable to run this script outside the image.
+entrypoint="${AIRFLOW_ENTRYPOINT:-/entrypoint}"
 
-extra=$(printf '{"redirect_uri": "%s", "api_base_url": "%s", "auth_base_url": "%s"}' \
-    "${TIKTOK_REDIRECT_URI}" "${TIKTOK_API_BASE_URL}" "${TIKTOK_AUTH_BASE_URL}")
+: "${TIKTOK_CLIENT_KEY:?}" "${TIKTOK_CLIENT_SECRET:?}" "${TIKTOK_REDIRECT_URI:?}"
+: "${TIKTOK_API_BASE_URL:?}" "${TIKTOK_AUTH_BASE_URL:?}" "${TIKTOK_SCOPES:?}"
+
+extra=$(printf '{"redirect_uri": "%s", "api_base_url": "%s", "auth_base_url": "%s", "scopes": "%s"}' \
+    "${TIKTOK_REDIRECT_URI}" "${TIKTOK_API_BASE_URL}" "${TIKTOK_AUTH_BASE_URL}" "${TIKTOK_SCOPES}")
 
 # Delete + add keeps the script idempotent; account connections only refer to the id, so they survive.
-/entrypoint airflow connections delete tiktok_default >/dev/null 2>&1 || true
-/entrypoint airflow connections add tiktok_default \
+"${entrypoint}" airflow connections delete tiktok_default >/dev/null 2>&1 || true
+"${entrypoint}" airflow connections add tiktok_default \
     --conn-type tiktok \
     --conn-login "${TIKTOK_CLIENT_KEY}" \
     --conn-password "${TIKTOK_CLIENT_SECRET}" \
