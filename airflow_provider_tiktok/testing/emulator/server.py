@@ -167,7 +167,7 @@ class TikTokEmulator:
         cfg = self._state.config
         self._server = _EmulatorHTTPServer((cfg.host, cfg.port), self._state)
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="tiktok-emulator", daemon=True
+            target=self._server.serve_forever, args=(0.05,), name="tiktok-emulator", daemon=True
         )
         self._thread.start()
         return self
