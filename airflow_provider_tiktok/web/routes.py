@@ -12,10 +12,9 @@ from airflow.api_fastapi.core_api.security import GetUserDep  # noqa: TC002 - Fa
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from airflow_provider_tiktok.connections import CONN_TYPE, is_account_connection
+from airflow_provider_tiktok.connections import CONN_TYPE, account_from_connection, is_account_connection
 from airflow_provider_tiktok.errors import TikTokConfigError
 from airflow_provider_tiktok.linking import list_accounts, unlink_account
-from airflow_provider_tiktok.tokens import OrmBackend, TokenStore
 from airflow_provider_tiktok.web import flows, problems
 from airflow_provider_tiktok.web.auth import is_permitted, require, user_id, user_name
 from airflow_provider_tiktok.web.pages import render, render_problem
@@ -122,10 +121,13 @@ def _start(request: Request, user: BaseUser, app_conn_id: str, account: AccountI
 
 
 def _account(conn_id: str) -> AccountInfo | None:
+    """The account of a connection, read from the connection alone (a broken rotation Variable must not
+    stop a relink: relinking is what repairs it)."""
     from airflow.exceptions import AirflowNotFoundException
+    from airflow.models.connection import Connection
 
     try:
-        info, _tokens = TokenStore(backend=OrmBackend()).load(conn_id)
+        info, _tokens = account_from_connection(Connection.get_connection_from_secrets(conn_id))
     except (AirflowNotFoundException, TikTokConfigError):
         return None
     return info
