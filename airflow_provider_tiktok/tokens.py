@@ -386,7 +386,7 @@ class TokenStore:
                     return
                 last_error = "the value read back differs (another secrets backend may shadow this Variable)"
             except Exception as exc:  # any storage failure is retried; the token must not be lost
-                last_error = f"{type(exc).__name__}: {exc}"
+                last_error = scrub(f"{type(exc).__name__}: {exc}", tokens)
             log.error(
                 "Saving rotated TikTok tokens of %s to Variable %s failed: %s", conn_id, key, last_error
             )
@@ -432,6 +432,13 @@ class TokenStore:
         current = tokens if tokens is not None else self.load(conn_id)[1]
         failed_at = parse_utc(record.get("failed_at"), source="refresh failure record", name="failed_at")
         return None if current.issued_at > failed_at else record
+
+
+def scrub(text: str, tokens: TokenSet) -> str:
+    """Replace the set's tokens in ``text`` (e.g. a storage error echoing the value) with ``***``."""
+    for secret in (tokens.access_token, tokens.refresh_token):
+        text = text.replace(secret, "***")
+    return text
 
 
 def _error_name(error: BaseException | str) -> str:
