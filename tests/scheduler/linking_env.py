@@ -1,0 +1,60 @@
+"""Link emulator users through the real OAuth code path and express them as environment connections.
+
+The real scheduler reads account connections from ``AIRFLOW_CONN_*`` variables (as a deployment
+with connections in its environment would); rotated tokens then live in Variables in its database.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+from urllib.parse import parse_qs, urlparse
+
+import requests
+
+from airflow_provider_tiktok.connections import AccountInfo, account_connection_extra
+from airflow_provider_tiktok.hooks.tiktok import TikTokHook
+from airflow_provider_tiktok.tokens import utcnow
+
+if TYPE_CHECKING:
+    from airflow_provider_tiktok.testing.emulator import TikTokEmulator
+
+APP_CONN_ID = "tiktok_default"
+
+
+def app_connection_json(emulator: TikTokEmulator) -> str:
+    """The app connection pointing at ``emulator``."""
+    return json.dumps(
+        {
+            "conn_type": "tiktok",
+            "login": emulator.client_key,
+            "password": emulator.client_secret,
+            "extra": {
+                "redirect_uri": emulator.redirect_uri,
+                "api_base_url": emulator.base_url,
+                "auth_base_url": emulator.base_url,
+            },
+        }
+    )
+
+
+def link_through_code_flow(emulator: TikTokEmulator, open_id: str) -> tuple[AccountInfo, str]:
+    """Authorize URL -> consent as ``open_id`` -> code exchange; returns (account, connection JSON)."""
+    with TikTokHook(APP_CONN_ID) as hook:
+        verifier, challenge = hook.new_pkce_pair()
+        url = hook.build_authorize_url(state="test-state", code_challenge=challenge)
+        consent = requests.get(f"{url}&emulator_user={open_id}", allow_redirects=False, timeout=10)
+        code = parse_qs(urlparse(consent.headers["Location"]).query)["code"][0]
+        tokens = hook.exchange_code(code, code_verifier=verifier)
+    user = emulator.user(open_id)
+    info = AccountInfo(
+        conn_id=f"tiktok_account_{user.username}",
+        app_conn_id=APP_CONN_ID,
+        open_id=open_id,
+        display_name=user.display_name,
+        username=user.username,
+        linked_at=utcnow(),
+        linked_by="test",
+    )
+    connection = {"conn_type": "tiktok", "extra": account_connection_extra(info, tokens)}
+    return info, json.dumps(connection)
