@@ -6,10 +6,12 @@
 #   TIKTOK_API_BASE_URL                        token + Display API, reached from inside the network
 #   TIKTOK_AUTH_BASE_URL                       authorize page, reached by the user's browser
 #   TIKTOK_SCOPES                              scopes the accounts page asks for (comma separated)
+#   TIKTOK_APP_CONN_ID                         connection id (default tiktok_default)
 set -euo pipefail
 
 # The image's entrypoint (waits for the database); overridable to run this script outside the image.
 entrypoint="${AIRFLOW_ENTRYPOINT:-/entrypoint}"
+conn_id="${TIKTOK_APP_CONN_ID:-tiktok_default}"
 
 : "${TIKTOK_CLIENT_KEY:?}" "${TIKTOK_CLIENT_SECRET:?}" "${TIKTOK_REDIRECT_URI:?}"
 : "${TIKTOK_API_BASE_URL:?}" "${TIKTOK_AUTH_BASE_URL:?}" "${TIKTOK_SCOPES:?}"
@@ -18,10 +20,10 @@ extra=$(printf '{"redirect_uri": "%s", "api_base_url": "%s", "auth_base_url": "%
     "${TIKTOK_REDIRECT_URI}" "${TIKTOK_API_BASE_URL}" "${TIKTOK_AUTH_BASE_URL}" "${TIKTOK_SCOPES}")
 
 # Delete + add keeps the script idempotent; account connections only refer to the id, so they survive.
-"${entrypoint}" airflow connections delete tiktok_default >/dev/null 2>&1 || true
-"${entrypoint}" airflow connections add tiktok_default \
+"${entrypoint}" airflow connections delete "${conn_id}" >/dev/null 2>&1 || true
+"${entrypoint}" airflow connections add "${conn_id}" \
     --conn-type tiktok \
     --conn-login "${TIKTOK_CLIENT_KEY}" \
     --conn-password "${TIKTOK_CLIENT_SECRET}" \
     --conn-extra "${extra}"
-echo "tiktok_default -> ${TIKTOK_API_BASE_URL} (authorize page ${TIKTOK_AUTH_BASE_URL})"
+echo "${conn_id} -> ${TIKTOK_API_BASE_URL} (authorize page ${TIKTOK_AUTH_BASE_URL})"
