@@ -6,7 +6,6 @@ import json
 from urllib.parse import parse_qs, urlsplit
 
 from markupsafe import escape
-
 from page_flow import (
     consent,
     csrf_of,

@@ -152,9 +152,7 @@ def test_missing_app_connection_says_how_to_create_it(client):
 def test_no_token_or_secret_in_any_rendered_page(client, app_connection):
     first, second = target_users(app_connection)[:2]
     pages = [link_as(client, first.open_id), client.get("/tiktok/accounts")]
-    conn_id = next(
-        line.split('"')[1] for line in pages[-1].text.splitlines() if "data-conn-id=" in line
-    )
+    conn_id = next(line.split('"')[1] for line in pages[-1].text.splitlines() if "data-conn-id=" in line)
     pages.append(link_as(client, second.open_id, f"/tiktok/accounts/{conn_id}/relink"))
     pages.append(client.get(f"/tiktok/accounts/{conn_id}/unlink"))
     pages.append(client.get("/tiktok/accounts"))

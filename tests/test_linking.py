@@ -1,0 +1,114 @@
+"""Domain logic of linking (shared by the page and ``make demo``): real emulator, real metadata DB."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import delete, select
+
+from airflow_provider_tiktok.hooks.tiktok import TikTokHook
+from airflow_provider_tiktok.linking import WrongAccountError, link_account, list_accounts, unlink_account
+
+REDIRECT = "https://localhost:8443/users/auth/tiktok/callback"
+
+
+@pytest.fixture
+def emu(tiktok_emulator_factory, airflow_db):
+    from airflow.models.connection import Connection
+    from airflow.models.variable import Variable
+    from airflow.utils.session import create_session
+
+    emulator = tiktok_emulator_factory(redirect_uris=(REDIRECT,))
+    with create_session() as session:
+        session.execute(delete(Connection).where(Connection.conn_type == "tiktok"))
+        session.execute(delete(Variable).where(Variable.key.startswith("tiktok_")))
+        session.add(
+            Connection(
+                conn_id="tiktok_default",
+                conn_type="tiktok",
+                login=emulator.client_key,
+                password=emulator.client_secret,
+                extra=json.dumps(
+                    {
+                        "redirect_uri": REDIRECT,
+                        "api_base_url": emulator.base_url,
+                        "auth_base_url": emulator.base_url,
+                        "scopes": "user.info.basic,user.info.profile,user.info.stats,video.list",
+                    }
+                ),
+            )
+        )
+    return emulator
+
+
+def _link(emu, user, **kw):
+    verifier, challenge = TikTokHook.new_pkce_pair()
+    code = emu.authorize_code(
+        user.open_id,
+        redirect_uri=REDIRECT,
+        scopes="user.info.basic,user.info.profile,user.info.stats,video.list",
+        code_challenge=challenge,
+    )
+    return link_account(
+        app_conn_id="tiktok_default",
+        code=code,
+        code_verifier=verifier,
+        redirect_uri=REDIRECT,
+        linked_by="demo",
+        **kw,
+    )
+
+
+def _variable(key):
+    from airflow.models.variable import Variable
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        row = session.scalar(select(Variable).where(Variable.key == key))
+        return None if row is None else row.get_val()
+
+
+def test_link_list_relink_unlink(emu):
+    alice, bob = [u for u in emu.users if u.is_target_user][:2]
+    first = _link(emu, alice)
+    second = _link(emu, bob)
+    assert first.created and second.created
+    assert first.account.username == alice.username
+    assert first.account.conn_id.startswith("tiktok_account_")
+    assert first.account.conn_id != second.account.conn_id
+    assert sorted(json.loads(_variable("tiktok_accounts"))) == sorted(
+        [first.account.conn_id, second.account.conn_id]
+    )
+
+    again = _link(emu, alice, expected_open_id=alice.open_id)
+    assert not again.created
+    assert again.account.conn_id == first.account.conn_id
+
+    statuses = list_accounts()
+    assert {s.conn_id for s in statuses} == {first.account.conn_id, second.account.conn_id}
+    assert all(s.status == "ok" and s.refresh_days_left > 300 for s in statuses)
+
+    assert unlink_account(first.account.conn_id) is None
+    assert emu.count(path="/v2/oauth/revoke/") == 1
+    assert json.loads(_variable("tiktok_accounts")) == [second.account.conn_id]
+    assert [s.conn_id for s in list_accounts()] == [second.account.conn_id]
+
+
+def test_wrong_user_on_relink_writes_nothing(emu):
+    alice, bob = [u for u in emu.users if u.is_target_user][:2]
+    first = _link(emu, alice)
+    with pytest.raises(WrongAccountError, match="consented"):
+        _link(emu, bob, expected_open_id=alice.open_id, expected_label=first.account.label)
+    assert json.loads(_variable("tiktok_accounts")) == [first.account.conn_id]
+
+
+def test_unlink_still_removes_the_account_when_tiktok_refuses_the_revoke(emu):
+    alice = next(u for u in emu.users if u.is_target_user)
+    result = _link(emu, alice)
+    emu.revoke_all(alice.open_id)
+    problem = unlink_account(result.account.conn_id)
+    assert json.loads(_variable("tiktok_accounts")) == []
+    assert problem is not None
+    assert "invalid_grant" in problem
+    assert "log_id" in problem
