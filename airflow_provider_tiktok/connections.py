@@ -123,9 +123,12 @@ def connection_extra(conn: Any) -> dict[str, Any]:
     try:
         extra = json.loads(raw) if isinstance(raw, str) else dict(raw)
     except (ValueError, TypeError):
+        extra = None
+    if not isinstance(extra, dict):
         raise TikTokConfigError(
-            f"Connection {conn.conn_id!r}: field 'extra' is not valid JSON; fix it in Admin > Connections."
-        ) from None
+            f"Connection {conn.conn_id!r}: field 'extra' is not a valid JSON object; "
+            "fix it in Admin > Connections."
+        )
     prefix = f"extra__{CONN_TYPE}__"
     return {(k[len(prefix) :] if k.startswith(prefix) else k): v for k, v in extra.items()}
 

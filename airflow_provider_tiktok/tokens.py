@@ -19,13 +19,14 @@ from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Protocol
 
 from airflow_provider_tiktok.connections import (
+    ACCOUNT_CONN_PREFIX,
     AccountInfo,
     account_from_connection,
     parse_scopes,
     refresh_failure_variable_key,
     rotation_variable_key,
 )
-from airflow_provider_tiktok.errors import TikTokConfigError, TikTokTokenPersistError
+from airflow_provider_tiktok.errors import TikTokConfigError, TikTokTokenPersistError, accounts_page_url
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -318,6 +319,25 @@ class AutoBackend:
         self._pick().delete_variable(key)
 
 
+def fetch_connection(backend: StorageBackend, conn_id: str) -> Any:
+    """Read a connection, turning "not found" into a :class:`TikTokConfigError` that says what to do.
+
+    :param backend: where to read it.
+    :param conn_id: the app or account connection id.
+    """
+    from airflow.exceptions import AirflowNotFoundException
+
+    try:
+        return backend.get_connection(conn_id)
+    except AirflowNotFoundException:
+        fix = (
+            f"link the account at {accounts_page_url()}"
+            if conn_id.startswith(ACCOUNT_CONN_PREFIX)
+            else "create it in Admin > Connections (type TikTok: client key, client secret, redirect_uri)"
+        )
+        raise TikTokConfigError(f"Connection {conn_id!r} does not exist; {fix}.") from None
+
+
 class TokenStore:
     """Loads the effective token set of an account and persists rotated sets.
 
@@ -345,7 +365,7 @@ class TokenStore:
 
         :param conn_id: account connection id.
         """
-        info, from_conn = account_from_connection(self.backend.get_connection(conn_id))
+        info, from_conn = account_from_connection(fetch_connection(self.backend, conn_id))
         rotated = self.load_rotated(conn_id)
         if rotated is None or rotated.open_id != info.open_id:
             # A set for another open_id is a leftover of a relink to a different user: the page's newer

@@ -36,6 +36,7 @@ from airflow_provider_tiktok.tokens import (
     RefreshOutcome,
     TokenSet,
     TokenStore,
+    fetch_connection,
     mask_tokens,
     utcnow,
     with_refresh_expiry,
@@ -136,7 +137,7 @@ class TikTokHook(BaseHook):
     @cached_property
     def connection(self) -> Any:
         """The connection named by ``tiktok_conn_id`` (app or account)."""
-        return self.token_store.backend.get_connection(self.tiktok_conn_id)
+        return fetch_connection(self.token_store.backend, self.tiktok_conn_id)
 
     @cached_property
     def is_account(self) -> bool:
@@ -149,7 +150,7 @@ class TikTokHook(BaseHook):
         if not self.is_account:
             return app_config_from_connection(self.connection)
         app_conn_id = str(connection_extra(self.connection)["app_conn_id"])
-        return app_config_from_connection(self.token_store.backend.get_connection(app_conn_id))
+        return app_config_from_connection(fetch_connection(self.token_store.backend, app_conn_id))
 
     @property
     def account(self) -> AccountInfo:
