@@ -256,6 +256,9 @@ def test_report_settings_name_the_bucket_minio_creates(services: dict[str, dict[
     )
     assert settings.bucket == environment_of(services["minio-init"])["S3_BUCKET"]
     assert f"AIRFLOW_CONN_{settings.aws_conn_id.upper()}" in env
+    # The Asset event downstream jobs wait for names the same bucket.
+    asset_uri = urlsplit(env["TIKTOK_REPORT_ASSET_URI"])
+    assert (asset_uri.scheme, asset_uri.hostname) == ("s3", settings.bucket)
     cron, timezone = schedule_from_env(env)
     assert (cron, timezone) == ("0 2 * * *", "UTC")
     assert worker["depends_on"]["minio-init"]["condition"] == "service_completed_successfully"
