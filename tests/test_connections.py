@@ -113,7 +113,7 @@ def test_extra_that_is_not_a_json_object_is_named(extra: str) -> None:
     from airflow.sdk import Connection as SdkConnection  # the ORM model refuses such extras up front
 
     conn = SdkConnection(conn_id="tiktok_x", conn_type="tiktok", login="k", password="p", extra=extra)
-    with pytest.raises(TikTokConfigError, match="'tiktok_x': field 'extra' is not valid JSON"):
+    with pytest.raises(TikTokConfigError, match="'tiktok_x': field 'extra' is not a valid JSON object"):
         app_config_from_connection(conn)
 
 
