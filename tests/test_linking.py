@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from sqlalchemy import delete, select
@@ -10,11 +11,18 @@ from sqlalchemy import delete, select
 from airflow_provider_tiktok.hooks.tiktok import TikTokHook
 from airflow_provider_tiktok.linking import WrongAccountError, link_account, list_accounts, unlink_account
 
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
+
+    from airflow_provider_tiktok.linking import LinkResult
+    from airflow_provider_tiktok.testing.emulator import EmulatedUser, TikTokEmulator
+
 REDIRECT = "https://localhost:8443/users/auth/tiktok/callback"
 
 
 @pytest.fixture
-def emu(tiktok_emulator_factory, airflow_db):
+def emu(tiktok_emulator_factory: Callable[..., TikTokEmulator], airflow_db: Path) -> TikTokEmulator:
     from airflow.models.connection import Connection
     from airflow.models.variable import Variable
     from airflow.utils.session import create_session
@@ -42,7 +50,7 @@ def emu(tiktok_emulator_factory, airflow_db):
     return emulator
 
 
-def _link(emu, user, **kw):
+def _link(emu: TikTokEmulator, user: EmulatedUser, **kw: Any) -> LinkResult:
     verifier, challenge = TikTokHook.new_pkce_pair()
     code = emu.authorize_code(
         user.open_id,
@@ -60,7 +68,7 @@ def _link(emu, user, **kw):
     )
 
 
-def _variable(key):
+def _variable(key: str) -> Any:
     from airflow.models.variable import Variable
     from airflow.utils.session import create_session
 
@@ -69,11 +77,12 @@ def _variable(key):
         return None if row is None else row.get_val()
 
 
-def test_link_list_relink_unlink(emu):
+def test_link_list_relink_unlink(emu: TikTokEmulator) -> None:
     alice, bob = [u for u in emu.users if u.is_target_user][:2]
     first = _link(emu, alice)
     second = _link(emu, bob)
-    assert first.created and second.created
+    assert first.created
+    assert second.created
     assert first.account.username == alice.username
     assert first.account.conn_id.startswith("tiktok_account_")
     assert first.account.conn_id != second.account.conn_id
@@ -87,7 +96,8 @@ def test_link_list_relink_unlink(emu):
 
     statuses = list_accounts()
     assert {s.conn_id for s in statuses} == {first.account.conn_id, second.account.conn_id}
-    assert all(s.status == "ok" and s.refresh_days_left > 300 for s in statuses)
+    assert [s.status for s in statuses] == ["ok", "ok"]
+    assert all((s.refresh_days_left or 0) > 300 for s in statuses)
 
     assert unlink_account(first.account.conn_id) is None
     assert emu.count(path="/v2/oauth/revoke/") == 1
@@ -95,7 +105,7 @@ def test_link_list_relink_unlink(emu):
     assert [s.conn_id for s in list_accounts()] == [second.account.conn_id]
 
 
-def test_wrong_user_on_relink_writes_nothing(emu):
+def test_wrong_user_on_relink_writes_nothing(emu: TikTokEmulator) -> None:
     alice, bob = [u for u in emu.users if u.is_target_user][:2]
     first = _link(emu, alice)
     with pytest.raises(WrongAccountError, match="consented"):
@@ -103,7 +113,7 @@ def test_wrong_user_on_relink_writes_nothing(emu):
     assert json.loads(_variable("tiktok_accounts")) == [first.account.conn_id]
 
 
-def test_unlink_still_removes_the_account_when_tiktok_refuses_the_revoke(emu):
+def test_unlink_still_removes_the_account_when_tiktok_refuses_the_revoke(emu: TikTokEmulator) -> None:
     alice = next(u for u in emu.users if u.is_target_user)
     result = _link(emu, alice)
     emu.revoke_all(alice.open_id)

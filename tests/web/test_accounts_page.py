@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any
 
 from airflow_provider_tiktok.connections import AccountInfo, account_connection_extra
 from airflow_provider_tiktok.tokens import OrmBackend, TokenSet, TokenStore
 
+if TYPE_CHECKING:
+    from fastapi.testclient import TestClient
+
+    from airflow_provider_tiktok.testing.emulator import TikTokEmulator
+
 NOW = datetime.now(timezone.utc)
 
 
-def _account(conn_id: str, name: str, refresh_days: float, **kw) -> None:
+def _account(conn_id: str, name: str, refresh_days: float, **kw: Any) -> None:
     from airflow.models.connection import Connection
     from airflow.utils.session import create_session
 
@@ -48,7 +54,7 @@ def _set_variable(key: str, value: object) -> None:
     Variable.set(key, json.dumps(value))
 
 
-def test_columns_statuses_and_order(client, app_connection):
+def test_columns_statuses_and_order(client: TestClient, app_connection: TikTokEmulator) -> None:
     _account("tiktok_account_fine", "fine", 300)
     _account("tiktok_account_soon", "soon", 12)
     _account("tiktok_account_gone", "gone", -2)
@@ -76,16 +82,24 @@ def test_columns_statuses_and_order(client, app_connection):
         "tiktok_account_fine",
     ]
     text = page.text
-    assert 'data-status="broken"' in text and "invalid_grant" in text
-    assert 'data-status="expired"' in text and "expired 2 days ago" in text
-    assert 'data-status="expiring"' in text and "in 11 days" in text
-    assert "@fine" in text and "oid-fine" in text and "by alice" in text
+    assert 'data-status="broken"' in text
+    assert "invalid_grant" in text
+    assert 'data-status="expired"' in text
+    assert "expired 2 days ago" in text
+    assert 'data-status="expiring"' in text
+    assert "in 11 days" in text
+    assert "@fine" in text
+    assert "oid-fine" in text
+    assert "by alice" in text
     assert "<code>video.list</code>" in text
-    assert "2026-01-31" in text and "written 2026-02-01 00:05 UTC" in text
+    assert "2026-01-31" in text
+    assert "written 2026-02-01 00:05 UTC" in text
     assert "secret-" not in text
 
 
-def test_rotation_variable_newer_than_connection_is_what_the_page_shows(client, app_connection):
+def test_rotation_variable_newer_than_connection_is_what_the_page_shows(
+    client: TestClient, app_connection: TikTokEmulator
+) -> None:
     _account("tiktok_account_rot", "rot", 5)
     rotated = TokenSet(
         open_id="oid-rot",
@@ -102,7 +116,9 @@ def test_rotation_variable_newer_than_connection_is_what_the_page_shows(client, 
     assert "in 89 days" in page.text
 
 
-def test_unreadable_account_is_shown_as_broken_not_an_error(client, app_connection):
+def test_unreadable_account_is_shown_as_broken_not_an_error(
+    client: TestClient, app_connection: TikTokEmulator
+) -> None:
     from airflow.models.connection import Connection
     from airflow.utils.session import create_session
 
@@ -116,12 +132,12 @@ def test_unreadable_account_is_shown_as_broken_not_an_error(client, app_connecti
     assert "open_id" in page.text
 
 
-def test_assumed_refresh_expiry_is_labelled(client, app_connection):
+def test_assumed_refresh_expiry_is_labelled(client: TestClient, app_connection: TikTokEmulator) -> None:
     _account("tiktok_account_assumed", "assumed", 200, refresh_expiry_assumed=True)
     assert "assumed: TikTok sent no lifetime" in client.get("/tiktok/accounts").text
 
 
-def test_stylesheet_has_light_and_dark(client):
+def test_stylesheet_has_light_and_dark(client: TestClient) -> None:
     css = client.get("/tiktok/static/tiktok.css")
     assert css.status_code == 200
     assert "prefers-color-scheme: dark" in css.text

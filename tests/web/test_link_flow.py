@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, urlsplit
 
 from markupsafe import escape
@@ -17,15 +18,22 @@ from page_flow import (
     variable,
 )
 
+if TYPE_CHECKING:
+    from fastapi.testclient import TestClient
 
-def _linked_conn_id(client) -> str:
+    from airflow_provider_tiktok.testing.emulator import TikTokEmulator
+
+
+def _linked_conn_id(client: TestClient) -> str:
     page = client.get("/tiktok/accounts")
     ids = [line.split('"')[1] for line in page.text.splitlines() if "data-conn-id=" in line]
     assert len(ids) == 1, page.text
     return ids[0]
 
 
-def test_link_writes_connection_registry_and_shows_the_account(client, app_connection):
+def test_link_writes_connection_registry_and_shows_the_account(
+    client: TestClient, app_connection: TikTokEmulator
+) -> None:
     user = target_users(app_connection)[0]
     # A stale rotation Variable from an earlier link must be removed by linking.
     authorize_url = start_flow(client)
@@ -47,7 +55,7 @@ def test_link_writes_connection_registry_and_shows_the_account(client, app_conne
     assert json.loads(variable("tiktok_accounts") or "[]") == [conn_id]
 
 
-def test_success_message_is_shown_once(client, app_connection):
+def test_success_message_is_shown_once(client: TestClient, app_connection: TikTokEmulator) -> None:
     user = target_users(app_connection)[0]
     link_as(client, user.open_id)
     first = client.get("/tiktok/accounts")
@@ -56,7 +64,9 @@ def test_success_message_is_shown_once(client, app_connection):
     assert "Linked TikTok account" not in client.get("/tiktok/accounts").text
 
 
-def test_relink_same_user_updates_tokens_and_deletes_rotation_variable(client, app_connection):
+def test_relink_same_user_updates_tokens_and_deletes_rotation_variable(
+    client: TestClient, app_connection: TikTokEmulator
+) -> None:
     user = target_users(app_connection)[0]
     link_as(client, user.open_id)
     conn_id = _linked_conn_id(client)
@@ -75,7 +85,9 @@ def test_relink_same_user_updates_tokens_and_deletes_rotation_variable(client, a
     assert "Regenerated the token of" in client.get("/tiktok/accounts").text
 
 
-def test_relink_by_another_tiktok_user_changes_nothing_and_names_the_expected_user(client, app_connection):
+def test_relink_by_another_tiktok_user_changes_nothing_and_names_the_expected_user(
+    client: TestClient, app_connection: TikTokEmulator
+) -> None:
     first, second = target_users(app_connection)[:2]
     link_as(client, first.open_id)
     conn_id = _linked_conn_id(client)
@@ -91,7 +103,9 @@ def test_relink_by_another_tiktok_user_changes_nothing_and_names_the_expected_us
     assert json.loads(variable("tiktok_accounts") or "[]") == [conn_id]
 
 
-def test_non_target_user_is_told_how_to_add_target_users(client, app_connection):
+def test_non_target_user_is_told_how_to_add_target_users(
+    client: TestClient, app_connection: TikTokEmulator
+) -> None:
     outsider = non_target_user(app_connection)
     page = link_as(client, outsider.open_id)
     assert page.status_code == 403
@@ -101,14 +115,14 @@ def test_non_target_user_is_told_how_to_add_target_users(client, app_connection)
     assert json.loads(variable("tiktok_accounts") or "[]") == []
 
 
-def test_consent_denied(client, app_connection):
+def test_consent_denied(client: TestClient, app_connection: TikTokEmulator) -> None:
     page = client.get(consent(start_flow(client), None, deny=True))
     assert page.status_code == 400
     assert 'data-problem="access_denied"' in page.text
     assert "Authorize" in page.text
 
 
-def test_token_error_shows_tiktok_log_id(client, app_connection):
+def test_token_error_shows_tiktok_log_id(client: TestClient, app_connection: TikTokEmulator) -> None:
     callback = consent(start_flow(client), target_users(app_connection)[0].open_id)
     forged_code = callback.replace("code=", "code=x", 1)
     page = client.get(forged_code)
@@ -118,7 +132,9 @@ def test_token_error_shows_tiktok_log_id(client, app_connection):
     assert "not given" not in page.text
 
 
-def test_unlink_revokes_and_removes_connection_and_registry_entry(client, app_connection):
+def test_unlink_revokes_and_removes_connection_and_registry_entry(
+    client: TestClient, app_connection: TikTokEmulator
+) -> None:
     link_as(client, target_users(app_connection)[0].open_id)
     conn_id = _linked_conn_id(client)
     confirm = client.get(f"/tiktok/accounts/{conn_id}/unlink")
@@ -136,7 +152,7 @@ def test_unlink_revokes_and_removes_connection_and_registry_entry(client, app_co
     assert "No TikTok account is linked yet" in page.text
 
 
-def test_unlink_of_unknown_account_is_404(client, app_connection):
+def test_unlink_of_unknown_account_is_404(client: TestClient, app_connection: TikTokEmulator) -> None:
     page = client.post("/tiktok/accounts/tiktok_account_nobody/unlink", data={"csrf": csrf_of(client)})
     assert page.status_code == 404
     assert "No such TikTok account" in page.text

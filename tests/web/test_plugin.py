@@ -9,6 +9,12 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from fastapi.testclient import TestClient
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -17,7 +23,7 @@ def _env_with_plugins_folder() -> dict[str, str]:
     return {**os.environ, "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins")}
 
 
-def test_airflow_plugins_cli_lists_it_once_with_the_plugins_folder_present():
+def test_airflow_plugins_cli_lists_it_once_with_the_plugins_folder_present() -> None:
     out = subprocess.run(
         [sys.executable, "-m", "airflow", "plugins", "-o", "json"],
         env=_env_with_plugins_folder(),
@@ -32,7 +38,7 @@ def test_airflow_plugins_cli_lists_it_once_with_the_plugins_folder_present():
     assert "airflow-provider-tiktok" in str(tiktok[0]["source"])
 
 
-def test_no_duplicate_plugin_import_error():
+def test_no_duplicate_plugin_import_error() -> None:
     code = (
         "from airflow import plugins_manager as pm; plugins, errors = pm._get_plugins();"
         "import json; print(json.dumps({'names': [p.name for p in plugins], 'errors': errors}))"
@@ -50,7 +56,7 @@ def test_no_duplicate_plugin_import_error():
     assert not [e for e in result["errors"].values() if "tiktok" in e]
 
 
-def test_plugins_folder_file_steps_aside_when_the_entry_point_is_installed():
+def test_plugins_folder_file_steps_aside_when_the_entry_point_is_installed() -> None:
     loader = importlib.machinery.SourceFileLoader(
         "tiktok_plugin_file", str(REPO / "plugins" / "tiktok_plugin.py")
     )
@@ -62,7 +68,7 @@ def test_plugins_folder_file_steps_aside_when_the_entry_point_is_installed():
     assert "TikTokPlugin" not in vars(module)
 
 
-def test_plugin_api_lists_the_nav_view_and_apps(make_client):
+def test_plugin_api_lists_the_nav_view_and_apps(make_client: Callable[..., TestClient]) -> None:
     response = make_client("admin").get("/api/v2/plugins")
     assert response.status_code == 200
     plugin = next(p for p in response.json()["plugins"] if p["name"] == "tiktok")
