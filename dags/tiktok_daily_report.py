@@ -33,10 +33,13 @@ from airflow_provider_tiktok.report_settings import schedule_from_env
 CRON, TIMEZONE = schedule_from_env()
 
 #: Downstream DAGs can ``schedule=[Asset.ref(name="tiktok_video_stats")]``; each event's extra holds
-#: ``report_date``, ``bucket``, ``manifest_key``, ``manifest_uri`` and ``rows``.
+#: ``report_date``, ``bucket``, ``manifest_key``, ``manifest_uri``, ``rows`` and ``accounts``. The bucket is
+#: a run-time setting, so the URI is a stable name, not an S3 location. Its ``x-`` scheme keeps parsing
+#: cheap: any other scheme makes Airflow load every provider's URI normaliser (boto3 included) at parse
+#: time. TIKTOK_REPORT_ASSET_URI overrides it (e.g. the real ``s3://bucket/tiktok/video_stats``).
 REPORT_ASSET = Asset(
     name="tiktok_video_stats",
-    uri=os.environ.get("TIKTOK_REPORT_ASSET_URI", "s3://tiktok-reports/tiktok/video_stats"),
+    uri=os.environ.get("TIKTOK_REPORT_ASSET_URI", "x-tiktok://reports/video_stats"),
     group="tiktok",
 )
 

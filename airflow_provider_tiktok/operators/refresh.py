@@ -10,7 +10,12 @@ from airflow.sdk import BaseOperator
 from airflow_provider_tiktok.connections import REGISTRY_VARIABLE
 from airflow_provider_tiktok.errors import TikTokError, TikTokTokenPersistError
 from airflow_provider_tiktok.hooks.tiktok import TikTokHook
-from airflow_provider_tiktok.tokens import DEFAULT_REFRESH_MARGIN, DEFAULT_WARN_DAYS, TokenStore
+from airflow_provider_tiktok.tokens import (
+    DEFAULT_REFRESH_MARGIN,
+    DEFAULT_WARN_DAYS,
+    TokenStore,
+    in_task_context,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -74,6 +79,9 @@ class TikTokRefreshTokensOperator(BaseOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         """Refresh every listed account that needs it; see the class docstring for failure semantics."""
         result: dict[str, Any] = {"refreshed": [], "unchanged": [], "failed": {}, "accounts": {}}
+        self.log.info(
+            "Token storage: %s", "Task SDK" if in_task_context() else "metadata DB (outside a task)"
+        )
         for conn_id in self.resolve_conn_ids():
             self._refresh_one(conn_id, result)
         self._report(result)

@@ -13,7 +13,6 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_provider_tiktok.connections import report_status_variable_key
 from airflow_provider_tiktok.errors import TikTokAuthError, TikTokConfigError, relink_hint
-from airflow_provider_tiktok.hooks.tiktok import TikTokHook
 from airflow_provider_tiktok.report_settings import (
     DEFAULT_ACCOUNT_KEY_TEMPLATE,
     DEFAULT_KEY_TEMPLATE,
@@ -37,6 +36,7 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from airflow_provider_tiktok.connections import AccountInfo
+    from airflow_provider_tiktok.hooks.tiktok import TikTokHook
     from airflow_provider_tiktok.reports import FormulaEscaping
     from airflow_provider_tiktok.tokens import TokenSet
 
@@ -138,6 +138,9 @@ class TikTokToS3Operator(BaseOperator):
     @cached_property
     def tiktok_hook(self) -> TikTokHook:
         """The TikTok hook for the account connection."""
+        # Imported here: the DAG file imports this module at parse time, the HTTP stack is not needed then.
+        from airflow_provider_tiktok.hooks.tiktok import TikTokHook
+
         return TikTokHook(self.account_conn_id, token_store=self.token_store, **self.hook_kwargs)
 
     @cached_property
