@@ -71,3 +71,11 @@ def test_emulator_data_follows_its_clock_start() -> None:
     with TikTokEmulator(EmulatorConfig(users=1, videos=5, start_time=start)) as emu:
         assert abs(emu.clock.now() - start) < 5
         assert max(v["create_time"] for v in emu.users[0].videos) < start + 5
+
+
+def test_a_hundred_thousand_videos_keep_positive_distinct_times() -> None:
+    (user,) = generate_users(users=1, videos=100_000, seed=5, non_target_users=0, now=NOW)
+    times = [v["create_time"] for v in user.videos]
+    assert len(set(times)) == 100_000
+    assert min(times) > NOW - 3652 * DAY  # about ten years of history at most, never before 1970
+    assert times == sorted(times, reverse=True)

@@ -11,6 +11,7 @@ from typing import Any
 from airflow_provider_tiktok.testing.emulator.spec import USER_FIELDS_BY_SCOPE
 
 _DAY = 86400
+_MAX_HISTORY_DAYS = 3650
 USER_INFO_FIELDS = tuple(name for names in USER_FIELDS_BY_SCOPE.values() for name in names)
 _LONG_TITLE = ('A long title, with commas, "quotes" and more words to fill it up ' * 4)[:150]
 #: Titles and descriptions a CSV writer, a spreadsheet or an HTML page can trip over. None = field missing.
@@ -136,7 +137,9 @@ def _create_times(rng: random.Random, count: int, now: float) -> list[int]:
     for edge in (midnight - 1, midnight - _DAY):  # last and first second of yesterday
         if len(times) < count:
             times.add(edge)
-    span = _DAY * max(14, count // 2)
+    # About two videos a day, at most ten years back and never before 1970: create times stay positive
+    # millisecond cursors however many videos a user has.
+    span = _DAY * min(max(14, count // 2), _MAX_HISTORY_DAYS, midnight // _DAY - 2)
     remaining = count - len(times)
     if remaining > 0:
         offsets = rng.sample(range(_DAY + 1, span + _DAY), remaining)
