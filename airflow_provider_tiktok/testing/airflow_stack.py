@@ -1,4 +1,5 @@
-"""A real Airflow 3 deployment on loopback: scheduler, dag-processor and API server with LocalExecutor.
+"""A real Airflow 3 deployment on loopback: scheduler, dag-processor and API server with LocalExecutor,
+as separate components or as one ``airflow standalone`` (which adds a triggerer).
 
 ``dag.test()`` and ``airflow dags test`` run tasks in-process, where a task can still reach the ORM;
 under a real scheduler tasks run on the Task SDK and cannot. Anything that touches tokens is proven
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from types import TracebackType
 
 COMPONENTS = ("scheduler", "dag-processor", "api-server")
+STANDALONE = ("standalone",)
 TERMINAL_RUN_STATES = frozenset({"success", "failed"})
 
 
@@ -43,6 +45,12 @@ class AirflowStack:
     :param users: SimpleAuthManager users as ``{name: role}``; passwords are generated and kept in
         :attr:`passwords`.
     :param home: Airflow home to use (created if missing); a temporary one by default, removed on stop.
+    :param api_port: port of the API server (a free one by default).
+    :param parallelism: ``[core] parallelism`` (task slots of the LocalExecutor).
+    :param standalone: run ``airflow standalone`` (one process that starts every component) instead of
+        the components one by one.
+    :param host: host name in :attr:`api_url`, the UI's base URL (``localhost`` or ``127.0.0.1``; the
+        certificate covers both). The API server listens on 127.0.0.1 either way.
     """
 
     def __init__(
@@ -55,6 +63,8 @@ class AirflowStack:
         home: str | Path | None = None,
         api_port: int = 0,
         parallelism: int = 8,
+        standalone: bool = False,
+        host: str = "127.0.0.1",
     ) -> None:
         self.dags_folder = Path(dags_folder).resolve()
         self.https = https
@@ -64,6 +74,8 @@ class AirflowStack:
         self.home = Path(home) if home else Path(tempfile.mkdtemp(prefix="tiktok-airflow-stack-"))
         self.api_port = api_port or free_port()
         self.parallelism = parallelism
+        self.components = STANDALONE if standalone else COMPONENTS
+        self.host = host
         self._extra_env = dict(env or {})
         self._processes: dict[str, subprocess.Popen[bytes]] = {}
         self._log_files: list[Any] = []
@@ -74,14 +86,14 @@ class AirflowStack:
     def api_url(self) -> str:
         """Base URL of the API server (and UI)."""
         scheme = "https" if self.https else "http"
-        return f"{scheme}://127.0.0.1:{self.api_port}"
+        return f"{scheme}://{self.host}:{self.api_port}"
 
     def start(self, *, timeout: float = 180.0) -> AirflowStack:
         """Migrate the database, start every component and wait until the API answers."""
         self.home.mkdir(parents=True, exist_ok=True)
         self.env = self._build_env()
         self.cli("db", "migrate")
-        for component in COMPONENTS:
+        for component in self.components:
             self._start_component(component)
         self._wait_until_healthy(timeout)
         return self
@@ -162,11 +174,17 @@ class AirflowStack:
         runs: list[dict[str, Any]] = response.json()["dag_runs"]
         return runs
 
-    def wait_for_runs(self, dag_id: str, count: int, *, timeout: float = 600.0) -> list[dict[str, Any]]:
-        """Wait until ``count`` runs of ``dag_id`` have finished; returns all runs."""
+    def unpause(self, dag_id: str) -> None:
+        """Unpause ``dag_id``: the scheduler starts no run of a paused DAG, backfills included."""
+        self.api("PATCH", f"/dags/{dag_id}", json={"is_paused": False}).raise_for_status()
+
+    def wait_for_runs(
+        self, dag_id: str, count: int, *, run_type: str | None = None, timeout: float = 600.0
+    ) -> list[dict[str, Any]]:
+        """Wait until ``count`` runs of ``dag_id`` (of ``run_type``, if given) have finished; returns them."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            runs = self.dag_runs(dag_id)
+            runs = [r for r in self.dag_runs(dag_id) if run_type in (None, r["run_type"])]
             if sum(run["state"] in TERMINAL_RUN_STATES for run in runs) >= count:
                 return runs
             time.sleep(2)
@@ -182,7 +200,7 @@ class AirflowStack:
     def logs_tail(self, lines: int = 40) -> str:
         """The last lines of each component's log, for failure messages."""
         parts = []
-        for component in COMPONENTS:
+        for component in self.components:
             path = self.home / "logs" / f"{component}.out"
             if path.exists():
                 tail = path.read_text(errors="replace").splitlines()[-lines:]
@@ -200,6 +218,8 @@ class AirflowStack:
         passwords_file.write_text(json.dumps(self.passwords))
         env = {
             **os.environ,
+            # `airflow standalone` starts its components as `airflow ...` from PATH.
+            "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
             "AIRFLOW_HOME": str(self.home),
             "AIRFLOW__CORE__DAGS_FOLDER": str(self.dags_folder),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",

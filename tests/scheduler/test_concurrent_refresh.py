@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -43,14 +42,19 @@ def emulator() -> Iterator[TikTokEmulator]:
 
 
 @pytest.fixture(scope="module")
-def linked(emulator: TikTokEmulator) -> dict[str, str]:
-    """Three accounts linked through the code flow: {conn_id: open_id}; their connections go in env."""
-    os.environ[f"AIRFLOW_CONN_{APP_CONN_ID.upper()}"] = app_connection_json(emulator)
-    env: dict[str, str] = {}
-    for user in emulator.target_users[:3]:
-        info, conn_json = link_through_code_flow(emulator, user.open_id)
-        env[info.conn_id] = conn_json
-    return env
+def linked(emulator: TikTokEmulator) -> Iterator[dict[str, str]]:
+    """Three accounts linked through the code flow: {conn_id: connection JSON}, for the stack's env.
+
+    The app connection is set in this process's environment for the module only: later modules must
+    not find one pointing at this (by then stopped) emulator.
+    """
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(f"AIRFLOW_CONN_{APP_CONN_ID.upper()}", app_connection_json(emulator))
+        env: dict[str, str] = {}
+        for user in emulator.target_users[:3]:
+            info, conn_json = link_through_code_flow(emulator, user.open_id)
+            env[info.conn_id] = conn_json
+        yield env
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +68,7 @@ def stack(emulator: TikTokEmulator, linked: dict[str, str]) -> Iterator[AirflowS
 
 
 def _trigger_runs(stack: AirflowStack, count: int) -> list[str]:
-    stack.api("PATCH", f"/dags/{DAG_ID}", json={"is_paused": False}).raise_for_status()
+    stack.unpause(DAG_ID)
     run_ids = []
     for index in range(count):
         response = stack.api(
