@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -238,7 +239,9 @@ def account_connection_extra(info: AccountInfo, tokens: TokenSet) -> dict[str, A
 
 
 def _slugify(text: str) -> str:
-    slug = re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
+    # Accents folded to ASCII first ("Lucía" -> "lucia"), so a display name gives a readable id.
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    slug = re.sub(r"[^a-z0-9]+", "_", ascii_text.lower()).strip("_")
     return slug[:_MAX_SLUG_LEN].strip("_")
 
 

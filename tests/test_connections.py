@@ -146,7 +146,7 @@ def test_label_falls_back_to_display_name() -> None:
 
 def test_account_conn_ids_are_slugs_and_unique() -> None:
     assert account_conn_id_for("o1", "Brand.Official", None, set()) == "tiktok_account_brand_official"
-    assert account_conn_id_for("o1", None, "Café Ñandú 🎉", set()) == "tiktok_account_caf_and"
+    assert account_conn_id_for("o1", None, "Café Ñandú 🎉", set()) == "tiktok_account_cafe_nandu"
     assert account_conn_id_for("AbC-123", None, None, set()) == "tiktok_account_abc_123"
     taken = {"tiktok_account_brand", "tiktok_account_brand_abcdef12"}
     assert account_conn_id_for("abcdef1234", "brand", None, taken) == "tiktok_account_brand_abcdef12_2"
