@@ -9,7 +9,6 @@ from airflow.sdk import BaseOperator
 
 from airflow_provider_tiktok.connections import REGISTRY_VARIABLE
 from airflow_provider_tiktok.errors import TikTokError, TikTokTokenPersistError
-from airflow_provider_tiktok.hooks.tiktok import TikTokHook
 from airflow_provider_tiktok.tokens import (
     DEFAULT_REFRESH_MARGIN,
     DEFAULT_WARN_DAYS,
@@ -101,6 +100,9 @@ class TikTokRefreshTokensOperator(BaseOperator):
         return list(dict.fromkeys(str(i).strip() for i in ids if str(i).strip()))
 
     def _refresh_one(self, conn_id: str, result: dict[str, Any]) -> None:
+        # Imported here: the DAG file imports this module at parse time, the HTTP stack is not needed then.
+        from airflow_provider_tiktok.hooks.tiktok import TikTokHook
+
         hook = TikTokHook(conn_id, **self.hook_kwargs)
         try:
             outcome = hook.refresh_if_needed(margin=self.margin, warn_days=self.warn_days)

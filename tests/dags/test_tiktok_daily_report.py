@@ -5,14 +5,19 @@ the session's real sqlite metadata DB. Objects are read back and checked row by 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from datetime import date, datetime, time, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
-from report_dag_support import load_dag
+from report_dag_support import DAG_FILE, load_dag
 
 from airflow_provider_tiktok.reports import ACCOUNT_COLUMNS, VIDEO_COLUMNS, iso_utc, unescape_formula
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import pytest
     from report_dag_support import Deployment
 
@@ -78,6 +83,41 @@ def test_dag_parses_without_work_and_has_the_documented_shape() -> None:
     assert dag.get_task("finalize").trigger_rule == "all_done"
     assert dag.get_task("report").retry_exponential_backoff
     assert [o.name for o in dag.get_task("finalize").outlets] == ["tiktok_video_stats"]
+
+
+PARSE_WITHOUT_WORK = """
+import socket, sys
+def refuse(*args, **kwargs):
+    raise AssertionError("network access while parsing the DAG file")
+socket.socket.connect = refuse
+socket.create_connection = refuse
+from airflow.dag_processing.dagbag import DagBag
+bag = DagBag(dag_folder=sys.argv[1])
+assert not bag.import_errors, bag.import_errors
+assert list(bag.dags) == ["tiktok_daily_report"]
+heavy = ["requests", "boto3", "botocore", "airflow_provider_tiktok.hooks.tiktok"]
+print("IMPORTED", [name for name in heavy if name in sys.modules])
+"""
+
+
+def test_parsing_reads_no_database_no_network_and_loads_no_http_or_aws_stack(tmp_path: Path) -> None:
+    """No Variable or Connection read, no socket opened, no HTTP/AWS client imported at parse time."""
+    env = {
+        **os.environ,
+        # A metadata DB that cannot be opened: any read of a Variable or Connection would fail.
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{tmp_path / 'missing' / 'airflow.db'}",
+    }
+    env = {k: v for k, v in env.items() if not k.startswith(("AIRFLOW_CONN_", "AIRFLOW_VAR_"))}
+    result = subprocess.run(
+        [sys.executable, "-c", PARSE_WITHOUT_WORK, str(DAG_FILE)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "IMPORTED []" in result.stdout
 
 
 def test_schedule_time_and_timezone_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
