@@ -19,10 +19,10 @@ uv:
 env: uv ## Create/refresh the virtualenv from uv.lock (Python packages only)
 	$(UV) sync --frozen
 
-browser: ## Install Debian's Chromium for the browser tests (needs root or sudo)
+browser: ## Install Debian's Chromium (and an emoji font for screenshots) for the browser tests (needs root or sudo)
 	@if [ ! -x $(CHROMIUM) ]; then \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] && echo "" || echo sudo ); \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-noto-color-emoji >/dev/null; \
 	fi
 	@$(CHROMIUM) --version
 
@@ -46,8 +46,8 @@ bench: env ## Benchmarks (figures and ratios; no pass/fail timing)
 	  echo "=== $$script"; $(UV) run --frozen python $$script; \
 	done
 
-airflow: env ## Local Airflow (standalone) with the emulator, moto_server and the accounts page on HTTPS
-	$(UV) run --frozen python -m airflow_provider_tiktok.web.dev_server
+airflow: env ## Local airflow standalone on https://localhost:8443 with the emulator, moto_server and the accounts page
+	$(UV) run --frozen python -m airflow_provider_tiktok.local_airflow $(AIRFLOW_ARGS)
 
 emulator: env ## Run the TikTok emulator alone on 127.0.0.1:8900
 	$(UV) run --frozen tiktok-emulator --port 8900

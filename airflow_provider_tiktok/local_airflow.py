@@ -1,0 +1,161 @@
+"""``make airflow``: a local ``airflow standalone`` with this package, the TikTok emulator and local S3.
+
+What it starts, all on loopback, until Ctrl-C:
+
+1. the TikTok emulator (two sandbox target users and one user who is not a target);
+2. ``moto_server`` as S3, with the report bucket;
+3. ``airflow standalone`` (scheduler, dag-processor, triggerer, API server) in a temporary home with a
+   sqlite DB, the API server on HTTPS with a self-signed certificate made at start (TikTok redirects
+   only to HTTPS), the app connection ``tiktok_default`` pointing at the emulator, the ``aws``
+   connection pointing at ``moto_server`` and the report settings.
+
+Then it prints the URL, the login and what to try. Everything is gone after Ctrl-C: the emulator keeps
+its tokens in memory, so a linked account would not survive a restart anyway.
+
+Run with ``uv run python -m airflow_provider_tiktok.local_airflow [--port 8443] [--host localhost]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+from contextlib import ExitStack
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from airflow_provider_tiktok.testing.airflow_stack import AirflowStack
+    from airflow_provider_tiktok.testing.emulator import TikTokEmulator
+
+DAGS_FOLDER = Path(__file__).resolve().parent.parent / "dags"
+APP_CONN_ID = "tiktok_default"
+AWS_CONN_ID = "aws_local"
+BUCKET = "tiktok-local-reports"
+ADMIN = "admin"
+SCOPES = "user.info.basic,user.info.profile,user.info.stats,video.list"
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    """Command-line options."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser.add_argument("--port", type=int, default=8443, help="HTTPS port of the Airflow UI (8443)")
+    parser.add_argument(
+        "--host",
+        default="localhost",
+        choices=("localhost", "127.0.0.1"),
+        help="host name in the UI's URL and the redirect URI (localhost)",
+    )
+    parser.add_argument("--videos", type=int, default=40, help="videos per emulated user (40)")
+    return parser.parse_args(argv)
+
+
+def callback_url(host: str, port: int) -> str:
+    """The redirect URI: the page's OAuth callback on this server."""
+    return f"https://{host}:{port}/users/auth/tiktok/callback"
+
+
+def app_connection(emulator: TikTokEmulator, redirect_uri: str) -> str:
+    """The app connection as JSON for ``airflow connections add --conn-json``."""
+    return json.dumps(
+        {
+            "conn_type": "tiktok",
+            "login": emulator.client_key,
+            "password": emulator.client_secret,
+            "extra": {
+                "redirect_uri": redirect_uri,
+                "scopes": SCOPES,
+                "api_base_url": emulator.base_url,
+                "auth_base_url": emulator.base_url,
+            },
+        }
+    )
+
+
+def configure(airflow: AirflowStack, emulator: TikTokEmulator, s3_connection: str, redirect_uri: str) -> None:
+    """Store the connections and report settings in the metadata DB, where the UI shows and edits them."""
+    airflow.cli("connections", "add", APP_CONN_ID, "--conn-json", app_connection(emulator, redirect_uri))
+    airflow.cli("connections", "add", AWS_CONN_ID, "--conn-json", s3_connection)
+    settings = json.dumps({"bucket": BUCKET, "aws_conn_id": AWS_CONN_ID})
+    airflow.cli("variables", "set", "tiktok_report_settings", settings)
+
+
+def banner(airflow: AirflowStack, emulator: TikTokEmulator, s3_endpoint: str) -> str:
+    """What to open and try, printed once everything is up."""
+    targets = ", ".join(f"@{u.username}" for u in emulator.target_users)
+    outsiders = ", ".join(f"@{u.username}" for u in emulator.users if not u.is_target_user)
+    return "\n".join(
+        [
+            "",
+            f"  Airflow UI       {airflow.api_url}/  (self-signed certificate: accept it once)",
+            f"  login            {ADMIN} / {airflow.passwords[ADMIN]}",
+            f"  TikTok accounts  {airflow.api_url}/plugin/tiktok-accounts  (Admin > TikTok accounts)",
+            f"  TikTok emulator  {emulator.base_url}  target users {targets}; not a target: {outsiders}",
+            f"  S3 (moto_server) {s3_endpoint}  bucket {BUCKET}",
+            f"  Airflow home     {airflow.home}  (component logs in logs/standalone.out)",
+            "",
+            "  Try: link an account, Regenerate token, link the non-target user to see that error,",
+            "  then unpause and trigger tiktok_daily_report. Ctrl-C stops everything.",
+            "",
+        ]
+    )
+
+
+def wait_for_interrupt() -> None:
+    """Block until SIGINT or SIGTERM."""
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    stop.wait()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Start everything, print the banner, wait for Ctrl-C, stop everything."""
+    args = parse_args(argv)
+    from airflow_provider_tiktok.testing.airflow_stack import AirflowStack
+    from airflow_provider_tiktok.testing.emulator import EmulatorConfig, TikTokEmulator
+    from airflow_provider_tiktok.testing.moto_s3 import MotoS3Server
+
+    redirect_uri = callback_url(args.host, args.port)
+    config = EmulatorConfig(users=2, videos=args.videos, non_target_users=1, redirect_uris=(redirect_uri,))
+    with ExitStack() as stack:
+        print("Starting the TikTok emulator, moto_server and airflow standalone (about a minute) ...")
+        emulator = stack.enter_context(TikTokEmulator(config))
+        s3 = stack.enter_context(MotoS3Server())
+        _create_bucket(s3.endpoint_url)
+        airflow = AirflowStack(
+            DAGS_FOLDER,
+            https=True,
+            api_port=args.port,
+            host=args.host,
+            standalone=True,
+            users={ADMIN: "admin"},
+        )
+        stack.enter_context(airflow)
+        configure(airflow, emulator, s3.aws_connection_uri(), redirect_uri)
+        print(banner(airflow, emulator, s3.endpoint_url), flush=True)
+        wait_for_interrupt()
+        print("Stopping ...")
+    return 0
+
+
+def _create_bucket(endpoint: str) -> None:
+    import boto3
+
+    # moto_server accepts any credentials; these are placeholders, not secrets.
+    client = boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",  # noqa: S106
+    )
+    client.create_bucket(Bucket=BUCKET)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
