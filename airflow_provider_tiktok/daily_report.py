@@ -127,20 +127,27 @@ def prepare_run(
     }
 
 
-def finalize_run(run: Mapping[str, Any], context: Mapping[str, Any], *, asset: Asset) -> dict[str, Any]:
+def finalize_run(
+    run: Mapping[str, Any],
+    context: Mapping[str, Any],
+    *,
+    asset: Asset,
+    report_task_id: str = REPORT_TASK_ID,
+) -> dict[str, Any]:
     """Write ``_manifest.json``; fail (after writing it) when any account failed; else emit the asset event.
 
     :param run: the ``run`` output of :func:`prepare_run`.
     :param context: the task context (``ti``, ``run_id``, ``outlet_events``).
     :param asset: the DAG's report asset (event extra: report date, bucket, manifest, rows).
+    :param report_task_id: the mapped report task whose summaries and errors the manifest collects.
     """
     from airflow.sdk.exceptions import AirflowFailException
 
     ti = context["ti"]
     manifest = build_manifest(
         accounts=run["accounts"],
-        summaries=as_list(ti.xcom_pull(task_ids=REPORT_TASK_ID, key=SUMMARY_XCOM_KEY)),
-        errors=as_list(ti.xcom_pull(task_ids=REPORT_TASK_ID, key=ERROR_XCOM_KEY)),
+        summaries=as_list(ti.xcom_pull(task_ids=report_task_id, key=SUMMARY_XCOM_KEY)),
+        errors=as_list(ti.xcom_pull(task_ids=report_task_id, key=ERROR_XCOM_KEY)),
         report_date=run["report_date"],
         bucket=run["bucket"],
         timezone_name=run["timezone"],

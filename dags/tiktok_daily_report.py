@@ -4,14 +4,16 @@ Schedule (read from the environment when the file is parsed; nothing else is rea
 ``TIKTOK_REPORT_SCHEDULE`` = time of day ``HH:MM`` (default ``02:00``), ``TIKTOK_REPORT_TIMEZONE`` = IANA
 timezone (default ``UTC``). The run that fires at 02:00 on June 2 has logical date (``ds``) June 1 and
 reports June 1: its data interval is [June 1 02:00, June 2 02:00) and its report date is the logical
-date's day in the report timezone. ``airflow backfill create --from-date A --to-date B`` reports the
-days A..B. TikTok only gives lifetime totals at fetch time, so each row carries ``fetched_at`` too.
+date's day in the report timezone. ``airflow backfill create --from-date A --to-date BT23:59:59``
+reports the days A..B (the dates are compared with logical dates, which fall at the schedule time). TikTok
+only gives lifetime totals at fetch time, so each row carries ``fetched_at`` too.
 
 Settings (bucket, key templates, aws/app connection, timezone, encryption, formula escaping) come from
 the run's params, then Variable ``tiktok_report_settings`` (JSON), then defaults; see
 :mod:`airflow_provider_tiktok.report_settings`.
 
-Shape: ``prepare`` (settings + registry, fails early on a missing bucket or too many accounts)
+Shape, built from the provider's operators: ``prepare`` (settings + registry, fails early on a
+missing bucket or too many accounts)
 -> ``refresh_tokens`` (the only token writer, one at a time across runs)
 -> ``report`` (one mapped task per account, labelled by account)
 -> ``finalize`` (always runs: writes ``_manifest.json``, fails the run if any account failed,
@@ -24,9 +26,15 @@ import os
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from airflow.sdk import Asset, CronDataIntervalTimetable, Param, TriggerRule, XComArg, dag, task
+from airflow.sdk import Asset, CronDataIntervalTimetable, Param, XComArg, dag
 
 from airflow_provider_tiktok.operators.refresh import TikTokRefreshTokensOperator
+from airflow_provider_tiktok.operators.report_run import (
+    ACCOUNTS_XCOM_KEY,
+    RUN_XCOM_KEY,
+    TikTokReportFinalizeOperator,
+    TikTokReportPrepareOperator,
+)
 from airflow_provider_tiktok.operators.tiktok import MAP_INDEX_TEMPLATE, TikTokToS3Operator
 from airflow_provider_tiktok.report_settings import schedule_from_env
 
@@ -70,35 +78,6 @@ PARAMS = {
 }
 
 
-@task
-def prepare(**context: Any) -> list[dict[str, Any]]:
-    """Resolve settings and accounts; fail early (no retries) on a configuration problem.
-
-    Returns one set of report-task arguments per account (mapped over); pushes ``accounts`` and
-    ``run`` (settings, report date, manifest key) as XComs for the refresh and final tasks.
-    """
-    from airflow.sdk.exceptions import AirflowFailException
-
-    from airflow_provider_tiktok.daily_report import prepare_run
-    from airflow_provider_tiktok.errors import TikTokConfigError
-
-    try:
-        prepared = prepare_run(context, default_timezone=TIMEZONE)
-    except TikTokConfigError as exc:
-        raise AirflowFailException(str(exc)) from None
-    context["ti"].xcom_push(key="accounts", value=prepared["accounts"])
-    context["ti"].xcom_push(key="run", value=prepared["run"])
-    return prepared["report_kwargs"]
-
-
-@task(trigger_rule=TriggerRule.ALL_DONE, outlets=[REPORT_ASSET], retries=2)
-def finalize(run: dict[str, Any], **context: Any) -> dict[str, Any]:
-    """Write ``_manifest.json`` next to the data, then fail the run if any account failed."""
-    from airflow_provider_tiktok.daily_report import finalize_run
-
-    return finalize_run(run, context, asset=REPORT_ASSET)
-
-
 @dag(
     dag_id="tiktok_daily_report",
     schedule=CronDataIntervalTimetable(CRON, timezone=TIMEZONE),
@@ -112,17 +91,18 @@ def finalize(run: dict[str, Any], **context: Any) -> dict[str, Any]:
 )
 def tiktok_daily_report() -> None:
     """Daily TikTok video statistics to S3 (see the module docstring)."""
-    # Typed Any: XComArgs stand in for the values they resolve to at run time.
-    per_account: Any = prepare()
-    accounts: Any = XComArg(per_account.operator, key="accounts")
-    run: Any = XComArg(per_account.operator, key="run")
-    refresh = TikTokRefreshTokensOperator(task_id="refresh_tokens", account_conn_ids=accounts)
+    prepare = TikTokReportPrepareOperator(task_id="prepare", default_timezone=TIMEZONE)
+    refresh = TikTokRefreshTokensOperator(
+        task_id="refresh_tokens", account_conn_ids=XComArg(prepare, key=ACCOUNTS_XCOM_KEY)
+    )
     report = TikTokToS3Operator.partial(
         task_id="report",
         map_index_template=MAP_INDEX_TEMPLATE,
-    ).expand_kwargs(per_account)
-    done = finalize(run)
-    refresh >> report >> done
+    ).expand_kwargs(XComArg(prepare))
+    finalize = TikTokReportFinalizeOperator(
+        task_id="finalize", run=XComArg(prepare, key=RUN_XCOM_KEY), asset=REPORT_ASSET, retries=2
+    )
+    prepare >> refresh >> report >> finalize
 
 
 tiktok_daily_report()

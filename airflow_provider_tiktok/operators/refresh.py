@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from datetime import timedelta
 
-    from airflow.sdk import Context
+    from airflow.sdk import Context, XComArg
 
 
 class TikTokRefreshTokensOperator(BaseOperator):
@@ -60,7 +60,7 @@ class TikTokRefreshTokensOperator(BaseOperator):
     def __init__(
         self,
         *,
-        account_conn_ids: Sequence[str] | str | None = None,
+        account_conn_ids: Sequence[str] | str | XComArg | None = None,
         margin: timedelta = DEFAULT_REFRESH_MARGIN,
         warn_days: float = DEFAULT_WARN_DAYS,
         fail_on_error: bool = False,
@@ -90,7 +90,7 @@ class TikTokRefreshTokensOperator(BaseOperator):
 
     def resolve_conn_ids(self) -> list[str]:
         """The account connection ids to refresh (rendered field, or the registry Variable)."""
-        ids = self.account_conn_ids
+        ids: Any = self.account_conn_ids  # rendered by now: a list, a string or None
         if ids is None:
             raw = TokenStore().backend.get_variable(REGISTRY_VARIABLE)
             ids = json.loads(raw) if raw else []

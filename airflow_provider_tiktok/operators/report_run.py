@@ -1,0 +1,93 @@
+"""The first and last tasks of a TikTok report run, as operators (so DAGs stay declarative).
+
+``TikTokReportPrepareOperator`` resolves a run's settings, accounts and report date and returns one set
+of keyword arguments per account for a mapped :class:`~airflow_provider_tiktok.operators.tiktok.
+TikTokToS3Operator`. ``TikTokReportFinalizeOperator`` writes the date's ``_manifest.json``, emits the
+report Asset's event and fails the run when an account failed. The work itself lives in
+:mod:`airflow_provider_tiktok.daily_report`; these classes only bind it to Airflow.
+
+Plain operators rather than ``@task`` functions: TaskFlow loads the standard provider's Python
+operator stack into every parse of the DAG file, a cost paid every few seconds by the dag-processor.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseOperator, TriggerRule
+from airflow.sdk.exceptions import AirflowFailException
+
+from airflow_provider_tiktok.report_settings import DEFAULT_TIMEZONE
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from airflow.sdk import Asset, Context
+
+#: XCom keys the prepare task pushes besides its return value (the per-account kwargs).
+ACCOUNTS_XCOM_KEY = "accounts"
+RUN_XCOM_KEY = "run"
+
+
+class TikTokReportPrepareOperator(BaseOperator):
+    """Resolve a report run: settings (params > Variable ``tiktok_report_settings`` > defaults), the
+    accounts (Variable ``tiktok_accounts``, or the ``accounts`` param) and the report date.
+
+    Fails at once, without retrying, when the bucket is missing, a setting is invalid or there are
+    more accounts than ``[core] max_map_length``, with a message saying what to change.
+
+    Returns one dict of :class:`TikTokToS3Operator` keyword arguments per account (map over it with
+    ``expand_kwargs``) and pushes the XComs ``accounts`` (connection ids, for the refresh task) and
+    ``run`` (settings, report date, manifest key, for the finalize task).
+
+    :param default_timezone: report timezone when no setting names one (usually the schedule's).
+    """
+
+    ui_color = "#25f4ee"
+
+    def __init__(self, *, default_timezone: str = DEFAULT_TIMEZONE, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.default_timezone = default_timezone
+
+    def execute(self, context: Context) -> list[dict[str, Any]]:
+        """Resolve the run and push its XComs; see the class docstring."""
+        from airflow_provider_tiktok.daily_report import prepare_run
+        from airflow_provider_tiktok.errors import TikTokConfigError
+
+        try:
+            prepared = prepare_run(context, default_timezone=self.default_timezone)
+        except TikTokConfigError as exc:
+            raise AirflowFailException(str(exc)) from None
+        context["ti"].xcom_push(key=ACCOUNTS_XCOM_KEY, value=prepared["accounts"])
+        context["ti"].xcom_push(key=RUN_XCOM_KEY, value=prepared["run"])
+        report_kwargs: list[dict[str, Any]] = prepared["report_kwargs"]
+        return report_kwargs
+
+
+class TikTokReportFinalizeOperator(BaseOperator):
+    """Write ``_manifest.json`` next to a run's data, then fail the run if any account failed.
+
+    Runs whatever happened upstream (``trigger_rule`` all done). When every account landed, the
+    event of ``asset`` gets the extra ``report_date``, ``bucket``, ``manifest_key``, ``manifest_uri``,
+    ``rows`` and ``accounts``; a partly failed run emits no event.
+
+    :param run: the ``run`` XCom of :class:`TikTokReportPrepareOperator`.
+    :param asset: the report's Asset (also set as the task's outlet).
+    :param report_task_id: task id of the mapped report task whose summaries and errors are collected.
+    """
+
+    template_fields: Sequence[str] = ("run",)
+    ui_color = "#25f4ee"
+
+    def __init__(self, *, run: Any, asset: Asset, report_task_id: str = "report", **kwargs: Any) -> None:
+        kwargs.setdefault("trigger_rule", TriggerRule.ALL_DONE)
+        super().__init__(outlets=[asset], **kwargs)
+        self.run = run
+        self.asset = asset
+        self.report_task_id = report_task_id
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        """Upload the manifest and decide the run's outcome; see the class docstring."""
+        from airflow_provider_tiktok.daily_report import finalize_run
+
+        return finalize_run(self.run, context, asset=self.asset, report_task_id=self.report_task_id)
