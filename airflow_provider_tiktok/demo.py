@@ -94,21 +94,18 @@ def create_connections(emu: TikTokEmulator, s3_endpoint: str) -> None:
     from airflow.models import Connection, Variable
     from airflow.utils.session import create_session
 
-    app_extra = {
-        "redirect_uri": emu.redirect_uri,
-        "scopes": "user.info.basic,user.info.profile,user.info.stats,video.list",
-        "api_base_url": emu.base_url,
-        "auth_base_url": emu.base_url,
-    }
+    from airflow_provider_tiktok.testing.connections import app_connection
+
+    app = app_connection(emu, scopes="user.info.basic,user.info.profile,user.info.stats,video.list")
     aws_extra = {"endpoint_url": s3_endpoint, "region_name": "us-east-1"}
     with create_session() as session:
         session.add(
             Connection(
                 conn_id=APP_CONN_ID,
-                conn_type="tiktok",
-                login=emu.client_key,
-                password=emu.client_secret,
-                extra=json.dumps(app_extra),
+                conn_type=app["conn_type"],
+                login=app["login"],
+                password=app["password"],
+                extra=json.dumps(app["extra"]),
             )
         )
         # moto_server accepts any credentials: placeholders, not secrets.

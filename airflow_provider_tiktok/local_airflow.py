@@ -26,6 +26,8 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from airflow_provider_tiktok.testing.connections import app_connection
+
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
@@ -59,26 +61,10 @@ def callback_url(host: str, port: int) -> str:
     return f"https://{host}:{port}/users/auth/tiktok/callback"
 
 
-def app_connection(emulator: TikTokEmulator, redirect_uri: str) -> str:
-    """The app connection as JSON for ``airflow connections add --conn-json``."""
-    return json.dumps(
-        {
-            "conn_type": "tiktok",
-            "login": emulator.client_key,
-            "password": emulator.client_secret,
-            "extra": {
-                "redirect_uri": redirect_uri,
-                "scopes": SCOPES,
-                "api_base_url": emulator.base_url,
-                "auth_base_url": emulator.base_url,
-            },
-        }
-    )
-
-
 def configure(airflow: AirflowStack, emulator: TikTokEmulator, s3_connection: str, redirect_uri: str) -> None:
     """Store the connections and report settings in the metadata DB, where the UI shows and edits them."""
-    airflow.cli("connections", "add", APP_CONN_ID, "--conn-json", app_connection(emulator, redirect_uri))
+    app = json.dumps(app_connection(emulator, redirect_uri=redirect_uri, scopes=SCOPES))
+    airflow.cli("connections", "add", APP_CONN_ID, "--conn-json", app)
     airflow.cli("connections", "add", AWS_CONN_ID, "--conn-json", s3_connection)
     settings = json.dumps({"bucket": BUCKET, "aws_conn_id": AWS_CONN_ID})
     airflow.cli("variables", "set", "tiktok_report_settings", settings)

@@ -90,21 +90,18 @@ def start_emulator(stack: ExitStack, videos: int, **knobs: Any) -> TikTokEmulato
 
 def app_connection(emu: TikTokEmulator) -> str:
     """Register an app connection for ``emu`` as an env var; returns its conn id."""
+    from airflow_provider_tiktok.testing import connections
+
     conn_id = f"tiktok_bench_{emu.base_url.rsplit(':', 1)[1]}"
-    extra = {
-        "redirect_uri": emu.redirect_uri,
-        "scopes": SCOPES,
-        "api_base_url": emu.base_url,
-        "auth_base_url": emu.base_url,
-    }
-    conn = {"conn_type": "tiktok", "login": emu.client_key, "password": emu.client_secret, "extra": extra}
+    conn = connections.app_connection(emu, scopes=SCOPES)
     os.environ[f"AIRFLOW_CONN_{conn_id.upper()}"] = json.dumps(conn)
     return conn_id
 
 
 def link_account(emu: TikTokEmulator, app_conn_id: str, tag: str, access_ttl: int = DAY) -> str:
     """An account connection (env var) for the emulator's user, as the accounts page writes it."""
-    from airflow_provider_tiktok.connections import AccountInfo, account_connection_extra
+    from airflow_provider_tiktok.connections import AccountInfo
+    from airflow_provider_tiktok.testing.connections import account_connection
     from airflow_provider_tiktok.tokens import TokenSet
 
     person = emu.target_users[0]
@@ -123,8 +120,7 @@ def link_account(emu: TikTokEmulator, app_conn_id: str, tag: str, access_ttl: in
         linked_at=now,
         linked_by="bench",
     )
-    extra = account_connection_extra(info, tokens)
-    os.environ[f"AIRFLOW_CONN_{conn_id.upper()}"] = json.dumps({"conn_type": "tiktok", "extra": extra})
+    os.environ[f"AIRFLOW_CONN_{conn_id.upper()}"] = json.dumps(account_connection(info, tokens))
     return conn_id
 
 

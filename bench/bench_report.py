@@ -199,6 +199,27 @@ class Emulator:
     values: dict[str, str] = field(default_factory=dict)
     open_ids: list[str] = field(default_factory=list)
 
+    # What the app connection needs (``testing.connections.EmulatedApp``), from the banner.
+    @property
+    def client_key(self) -> str:
+        """The app's client key."""
+        return self.values["client_key"]
+
+    @property
+    def client_secret(self) -> str:
+        """The app's client secret."""
+        return self.values["client_secret"]
+
+    @property
+    def redirect_uri(self) -> str:
+        """The registered redirect URI."""
+        return self.values["redirect_uri"]
+
+    @property
+    def base_url(self) -> str:
+        """``http://host:port`` of the emulator."""
+        return self.values["base_url"]
+
     def stop(self) -> None:
         """SIGTERM, then wait (it stops within a second)."""
         if self.proc.poll() is None:
@@ -231,19 +252,9 @@ def start_emulator(users: int, videos: int, *extra: str) -> Emulator:
 
 def set_app_connection(emulator: Emulator) -> None:
     """The TikTok app connection (environment variable, seen by every child) pointing at ``emulator``."""
-    extra = {
-        "redirect_uri": emulator.values["redirect_uri"],
-        "scopes": SCOPES,
-        "api_base_url": emulator.values["base_url"],
-        "auth_base_url": emulator.values["base_url"],
-    }
-    conn = {
-        "conn_type": "tiktok",
-        "login": emulator.values["client_key"],
-        "password": emulator.values["client_secret"],
-        "extra": extra,
-    }
-    os.environ[f"AIRFLOW_CONN_{APP_CONN_ID.upper()}"] = json.dumps(conn)
+    from airflow_provider_tiktok.testing.connections import app_connection
+
+    os.environ[f"AIRFLOW_CONN_{APP_CONN_ID.upper()}"] = json.dumps(app_connection(emulator, scopes=SCOPES))
 
 
 def link_accounts(emulator: Emulator) -> list[str]:

@@ -10,6 +10,7 @@ from sqlalchemy import delete, select
 
 from airflow_provider_tiktok.hooks.tiktok import TikTokHook
 from airflow_provider_tiktok.linking import WrongAccountError, link_account, list_accounts, unlink_account
+from airflow_provider_tiktok.testing.connections import app_connection
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -28,23 +29,21 @@ def emu(tiktok_emulator_factory: Callable[..., TikTokEmulator], airflow_db: Path
     from airflow.utils.session import create_session
 
     emulator = tiktok_emulator_factory(redirect_uris=(REDIRECT,))
+    app = app_connection(
+        emulator,
+        redirect_uri=REDIRECT,
+        scopes="user.info.basic,user.info.profile,user.info.stats,video.list",
+    )
     with create_session() as session:
         session.execute(delete(Connection).where(Connection.conn_type == "tiktok"))
         session.execute(delete(Variable).where(Variable.key.startswith("tiktok_")))
         session.add(
             Connection(
                 conn_id="tiktok_default",
-                conn_type="tiktok",
-                login=emulator.client_key,
-                password=emulator.client_secret,
-                extra=json.dumps(
-                    {
-                        "redirect_uri": REDIRECT,
-                        "api_base_url": emulator.base_url,
-                        "auth_base_url": emulator.base_url,
-                        "scopes": "user.info.basic,user.info.profile,user.info.stats,video.list",
-                    }
-                ),
+                conn_type=app["conn_type"],
+                login=app["login"],
+                password=app["password"],
+                extra=json.dumps(app["extra"]),
             )
         )
     return emulator

@@ -13,13 +13,13 @@ from airflow.models import Variable
 
 from airflow_provider_tiktok.connections import (
     AccountInfo,
-    account_connection_extra,
     refresh_failure_variable_key,
     rotation_variable_key,
 )
 from airflow_provider_tiktok.errors import TikTokAuthError, TikTokConfigError, TikTokTokenPersistError
 from airflow_provider_tiktok.hooks.tiktok import TOKEN_PATH, TikTokHook
 from airflow_provider_tiktok.ratelimit import SlidingWindowRateLimiter
+from airflow_provider_tiktok.testing.connections import account_connection, app_connection
 from airflow_provider_tiktok.tokens import OrmBackend, SdkBackend, TokenSet, TokenStore
 
 if TYPE_CHECKING:
@@ -46,17 +46,7 @@ def emu_now(emu: TikTokEmulator, offset: timedelta = timedelta(0)) -> datetime:
 @pytest.fixture
 def link(emu: TikTokEmulator, monkeypatch: pytest.MonkeyPatch) -> Callable[..., str]:
     """Write the app connection and (re)link an emulator user as ``tiktok_account_u<n>`` (env var)."""
-    app = {
-        "conn_type": "tiktok",
-        "login": emu.client_key,
-        "password": emu.client_secret,
-        "extra": {
-            "redirect_uri": emu.redirect_uri,
-            "api_base_url": emu.base_url,
-            "auth_base_url": emu.base_url,
-        },
-    }
-    monkeypatch.setenv("AIRFLOW_CONN_TIKTOK_DEFAULT", json.dumps(app))
+    monkeypatch.setenv("AIRFLOW_CONN_TIKTOK_DEFAULT", json.dumps(app_connection(emu)))
 
     def _link(user: int = 0) -> str:
         person, now = emu.target_users[user], emu_now(emu)
@@ -66,9 +56,8 @@ def link(emu: TikTokEmulator, monkeypatch: pytest.MonkeyPatch) -> Callable[..., 
         info = AccountInfo(
             f"tiktok_account_u{user}", "tiktok_default", person.open_id, person.display_name, None, now
         )
-        extra = account_connection_extra(info, tokens)
         monkeypatch.setenv(
-            f"AIRFLOW_CONN_TIKTOK_ACCOUNT_U{user}", json.dumps({"conn_type": "tiktok", "extra": extra})
+            f"AIRFLOW_CONN_TIKTOK_ACCOUNT_U{user}", json.dumps(account_connection(info, tokens))
         )
         return info.conn_id
 

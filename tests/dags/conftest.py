@@ -10,6 +10,8 @@ import boto3
 import pytest
 from report_dag_support import SCOPES, Deployment, delete_tiktok_variables
 
+from airflow_provider_tiktok.testing.connections import app_connection
+
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
@@ -22,22 +24,7 @@ def deployment(
 ) -> Iterator[Deployment]:
     """An emulator (3 target users x 45 videos), the app connection, a bucket and the settings Variable."""
     emu = tiktok_emulator_factory(users=3, videos=45, non_target_users=0, hang_seconds=2.0)
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_TIKTOK_DEFAULT",
-        json.dumps(
-            {
-                "conn_type": "tiktok",
-                "login": emu.client_key,
-                "password": emu.client_secret,
-                "extra": {
-                    "redirect_uri": emu.redirect_uri,
-                    "scopes": SCOPES,
-                    "api_base_url": emu.base_url,
-                    "auth_base_url": emu.base_url,
-                },
-            }
-        ),
-    )
+    monkeypatch.setenv("AIRFLOW_CONN_TIKTOK_DEFAULT", json.dumps(app_connection(emu, scopes=SCOPES)))
     s3 = boto3.client("s3", endpoint_url=moto_s3, region_name="us-east-1")
     bucket = f"reports-{uuid.uuid4().hex[:12]}"
     s3.create_bucket(Bucket=bucket)

@@ -15,7 +15,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_tiktok.connections import AccountInfo, account_connection_extra
+from airflow_provider_tiktok.connections import AccountInfo
+from airflow_provider_tiktok.testing.connections import account_connection
 from airflow_provider_tiktok.tokens import TokenSet
 
 if TYPE_CHECKING:
@@ -80,9 +81,8 @@ class Deployment:
             linked_at=now,
             linked_by="tests",
         )
-        extra = account_connection_extra(info, tokens)
         self.monkeypatch.setenv(
-            f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps({"conn_type": "tiktok", "extra": extra})
+            f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(account_connection(info, tokens))
         )
         self.accounts[conn_id] = user
         self.monkeypatch.setenv("AIRFLOW_VAR_TIKTOK_ACCOUNTS", json.dumps(list(self.accounts)))

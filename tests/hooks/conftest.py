@@ -12,9 +12,10 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from airflow_provider_tiktok.connections import AccountInfo, account_connection_extra
+from airflow_provider_tiktok.connections import AccountInfo
 from airflow_provider_tiktok.hooks.tiktok import TikTokHook
 from airflow_provider_tiktok.ratelimit import SlidingWindowRateLimiter
+from airflow_provider_tiktok.testing.connections import account_connection, app_connection
 from airflow_provider_tiktok.tokens import TokenSet, TokenStore
 
 if TYPE_CHECKING:
@@ -39,21 +40,8 @@ def emu(tiktok_emulator_factory: Callable[..., TikTokEmulator]) -> TikTokEmulato
 
 
 def app_connection_json(emu: TikTokEmulator, **extra: Any) -> str:
-    """AIRFLOW_CONN_* JSON of an app connection pointing at ``emu``."""
-    return json.dumps(
-        {
-            "conn_type": "tiktok",
-            "login": emu.client_key,
-            "password": emu.client_secret,
-            "extra": {
-                "redirect_uri": emu.redirect_uri,
-                "scopes": ALL_SCOPES,
-                "api_base_url": emu.base_url,
-                "auth_base_url": emu.base_url,
-                **extra,
-            },
-        }
-    )
+    """AIRFLOW_CONN_* JSON of an app connection pointing at ``emu``; ``extra`` overrides fields."""
+    return json.dumps(app_connection(emu, **{"scopes": ALL_SCOPES, **extra}))
 
 
 @pytest.fixture
@@ -94,10 +82,7 @@ def link(emu: TikTokEmulator, app_conn: str, monkeypatch: pytest.MonkeyPatch) ->
             linked_at=now,
             linked_by="tests",
         )
-        extra = account_connection_extra(info, tokens)
-        monkeypatch.setenv(
-            f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps({"conn_type": "tiktok", "extra": extra})
-        )
+        monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(account_connection(info, tokens)))
         return conn_id
 
     return _link

@@ -15,11 +15,11 @@ from airflow.models import Variable
 from airflow_provider_tiktok.connections import (
     REGISTRY_VARIABLE,
     AccountInfo,
-    account_connection_extra,
     rotation_variable_key,
 )
 from airflow_provider_tiktok.hooks.tiktok import TOKEN_PATH
 from airflow_provider_tiktok.operators.refresh import TikTokRefreshTokensOperator
+from airflow_provider_tiktok.testing.connections import account_connection, app_connection
 from airflow_provider_tiktok.tokens import TokenSet, TokenStore
 
 if TYPE_CHECKING:
@@ -41,17 +41,7 @@ def emu(tiktok_emulator_factory: Callable[..., TikTokEmulator]) -> TikTokEmulato
 @pytest.fixture
 def accounts(emu: TikTokEmulator, monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The app connection and three linked accounts as AIRFLOW_CONN_* env vars (seen by the task runner)."""
-    app = {
-        "conn_type": "tiktok",
-        "login": emu.client_key,
-        "password": emu.client_secret,
-        "extra": {
-            "redirect_uri": emu.redirect_uri,
-            "api_base_url": emu.base_url,
-            "auth_base_url": emu.base_url,
-        },
-    }
-    monkeypatch.setenv("AIRFLOW_CONN_TIKTOK_DEFAULT", json.dumps(app))
+    monkeypatch.setenv("AIRFLOW_CONN_TIKTOK_DEFAULT", json.dumps(app_connection(emu)))
     ids = []
     for n, person in enumerate(emu.target_users):
         now = datetime.fromtimestamp(emu.clock.now(), tz=timezone.utc)
@@ -61,10 +51,7 @@ def accounts(emu: TikTokEmulator, monkeypatch: pytest.MonkeyPatch) -> list[str]:
         info = AccountInfo(
             f"tiktok_account_r{n}", "tiktok_default", person.open_id, person.display_name, None, now
         )
-        extra = account_connection_extra(info, tokens)
-        monkeypatch.setenv(
-            f"AIRFLOW_CONN_TIKTOK_ACCOUNT_R{n}", json.dumps({"conn_type": "tiktok", "extra": extra})
-        )
+        monkeypatch.setenv(f"AIRFLOW_CONN_TIKTOK_ACCOUNT_R{n}", json.dumps(account_connection(info, tokens)))
         ids.append(info.conn_id)
     return ids
 

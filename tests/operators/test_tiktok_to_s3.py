@@ -16,7 +16,7 @@ import boto3
 import pytest
 from airflow.sdk.exceptions import AirflowFailException
 
-from airflow_provider_tiktok.connections import AccountInfo, account_connection_extra
+from airflow_provider_tiktok.connections import AccountInfo
 from airflow_provider_tiktok.errors import TikTokTransientError
 from airflow_provider_tiktok.operators.tiktok import (
     ERROR_XCOM_KEY,
@@ -24,6 +24,7 @@ from airflow_provider_tiktok.operators.tiktok import (
     TikTokToS3Operator,
 )
 from airflow_provider_tiktok.reports import ACCOUNT_COLUMNS, VIDEO_COLUMNS, iso_utc, unescape_formula
+from airflow_provider_tiktok.testing.connections import account_connection, app_connection
 from airflow_provider_tiktok.tokens import TokenSet
 
 if TYPE_CHECKING:
@@ -68,22 +69,7 @@ def bucket(s3: Any) -> str:
 
 def link_env(emu: TikTokEmulator, monkeypatch: pytest.MonkeyPatch, user: EmulatedUser) -> str:
     """Link ``user`` as an account connection given by an ``AIRFLOW_CONN_*`` env var; returns its id."""
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_TIKTOK_DEFAULT",
-        json.dumps(
-            {
-                "conn_type": "tiktok",
-                "login": emu.client_key,
-                "password": emu.client_secret,
-                "extra": {
-                    "redirect_uri": emu.redirect_uri,
-                    "scopes": SCOPES,
-                    "api_base_url": emu.base_url,
-                    "auth_base_url": emu.base_url,
-                },
-            }
-        ),
-    )
+    monkeypatch.setenv("AIRFLOW_CONN_TIKTOK_DEFAULT", json.dumps(app_connection(emu, scopes=SCOPES)))
     now = datetime.now(timezone.utc)
     tokens = TokenSet.from_token_response(
         emu.issue_tokens(user.open_id, scopes=SCOPES), now=now, linked_at=now
@@ -98,8 +84,7 @@ def link_env(emu: TikTokEmulator, monkeypatch: pytest.MonkeyPatch, user: Emulate
         linked_at=now,
         linked_by="tests",
     )
-    extra = account_connection_extra(info, tokens)
-    monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps({"conn_type": "tiktok", "extra": extra}))
+    monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(account_connection(info, tokens)))
     return conn_id
 
 

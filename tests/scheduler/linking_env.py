@@ -12,8 +12,9 @@ from urllib.parse import parse_qs, urlparse
 
 import requests
 
-from airflow_provider_tiktok.connections import AccountInfo, account_connection_extra
+from airflow_provider_tiktok.connections import AccountInfo
 from airflow_provider_tiktok.hooks.tiktok import TikTokHook
+from airflow_provider_tiktok.testing.connections import account_connection, app_connection
 from airflow_provider_tiktok.tokens import utcnow
 
 if TYPE_CHECKING:
@@ -24,18 +25,7 @@ APP_CONN_ID = "tiktok_default"
 
 def app_connection_json(emulator: TikTokEmulator) -> str:
     """The app connection pointing at ``emulator``."""
-    return json.dumps(
-        {
-            "conn_type": "tiktok",
-            "login": emulator.client_key,
-            "password": emulator.client_secret,
-            "extra": {
-                "redirect_uri": emulator.redirect_uri,
-                "api_base_url": emulator.base_url,
-                "auth_base_url": emulator.base_url,
-            },
-        }
-    )
+    return json.dumps(app_connection(emulator))
 
 
 def link_through_code_flow(emulator: TikTokEmulator, open_id: str) -> tuple[AccountInfo, str]:
@@ -56,5 +46,4 @@ def link_through_code_flow(emulator: TikTokEmulator, open_id: str) -> tuple[Acco
         linked_at=utcnow(),
         linked_by="test",
     )
-    connection = {"conn_type": "tiktok", "extra": account_connection_extra(info, tokens)}
-    return info, json.dumps(connection)
+    return info, json.dumps(account_connection(info, tokens))

@@ -10,6 +10,8 @@ from urllib.parse import urlsplit
 
 import requests
 
+from airflow_provider_tiktok.testing.connections import app_connection
+
 if TYPE_CHECKING:
     from fastapi.testclient import TestClient
 
@@ -25,19 +27,15 @@ def write_app_connection(emulator: TikTokEmulator, *, conn_id: str = "tiktok_def
     from airflow.utils.session import create_session
     from sqlalchemy import delete
 
-    fields = {
-        "redirect_uri": CALLBACK_URI,
-        "api_base_url": emulator.base_url,
-        "auth_base_url": emulator.base_url,
-        **extra,
-    }
+    app = app_connection(emulator, redirect_uri=CALLBACK_URI)
+    fields = {**app["extra"], **extra}  # an override of None drops the field
     with create_session() as session:
         session.execute(delete(Connection).where(Connection.conn_id == conn_id))
         conn = Connection(
             conn_id=conn_id,
-            conn_type="tiktok",
-            login=emulator.client_key,
-            password=emulator.client_secret,
+            conn_type=app["conn_type"],
+            login=app["login"],
+            password=app["password"],
             extra=json.dumps({k: v for k, v in fields.items() if v is not None}),
         )
         session.add(conn)

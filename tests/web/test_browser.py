@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from airflow_provider_tiktok.testing.airflow_stack import AirflowStack
+from airflow_provider_tiktok.testing.connections import app_connection
 from airflow_provider_tiktok.testing.emulator import EmulatorConfig, TikTokEmulator
 from airflow_provider_tiktok.testing.ports import free_port
 
@@ -43,17 +44,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[AirflowSta
     callback = f"https://127.0.0.1:{port}/users/auth/tiktok/callback"
     dags = tmp_path_factory.mktemp("dags")
     with TikTokEmulator(EmulatorConfig(redirect_uris=(callback,), non_target_users=1)) as emulator:
-        app = {
-            "conn_type": "tiktok",
-            "login": emulator.client_key,
-            "password": emulator.client_secret,
-            "extra": {
-                "redirect_uri": callback,
-                "api_base_url": emulator.base_url,
-                "auth_base_url": emulator.base_url,
-            },
-        }
-        env = {"AIRFLOW_CONN_TIKTOK_DEFAULT": json.dumps(app)}
+        env = {"AIRFLOW_CONN_TIKTOK_DEFAULT": json.dumps(app_connection(emulator, redirect_uri=callback))}
         airflow = AirflowStack(dags, https=True, api_port=port, env=env, standalone=True)
         with airflow:
             yield airflow, emulator
