@@ -28,7 +28,7 @@ import time
 from contextlib import ExitStack
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 if TYPE_CHECKING:
@@ -155,11 +155,11 @@ def run_report(report_date: str) -> float:
     return time.monotonic() - started
 
 
-def show_results(s3_endpoint: str, report_date: str) -> None:
-    """Print the keys written, the manifest totals and the first lines of one CSV."""
-    import boto3
+def show_results(s3: Any, report_date: str) -> None:
+    """Print the keys written, the manifest totals and the first lines of one CSV.
 
-    s3 = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1")
+    :param s3: a boto3 S3 client of the demo's S3 server.
+    """
     prefix = f"tiktok/video_stats/dt={report_date}/"
     keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix=prefix).get("Contents", []))
     say(f"S3 objects written to s3://{BUCKET}/{prefix}:")
@@ -201,24 +201,18 @@ def main() -> int:
             emu = stack.enter_context(TikTokEmulator(EmulatorConfig(users=ACCOUNTS, videos=60)))
             s3_server = stack.enter_context(MotoS3Server())
             say(f"TikTok emulator at {emu.base_url}, S3 (moto_server) at {s3_server.endpoint_url}")
-            _create_bucket(s3_server.endpoint_url)
+            s3_server.client().create_bucket(Bucket=BUCKET)
             create_connections(emu, s3_server.endpoint_url)
             for user in emu.target_users[:ACCOUNTS]:
                 say(f"linked {link_through_oauth(emu, user.open_id)}")
             report_date = (datetime.now(timezone.utc) - timedelta(days=1)).date().isoformat()
             say(f"running `airflow dags test tiktok_daily_report {report_date}` ...")
             say(f"report run finished in {run_report(report_date):.1f}s")
-            show_results(s3_server.endpoint_url, report_date)
+            show_results(s3_server.client(), report_date)
     finally:
         shutil.rmtree(home, ignore_errors=True)
     say(f"done in {time.monotonic() - started:.0f}s; emulator, S3 server and the temporary home are gone.")
     return 0
-
-
-def _create_bucket(endpoint: str) -> None:
-    import boto3
-
-    boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1").create_bucket(Bucket=BUCKET)
 
 
 if __name__ == "__main__":

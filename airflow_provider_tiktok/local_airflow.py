@@ -112,7 +112,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("Starting the TikTok emulator, moto_server and airflow standalone (about a minute) ...")
         emulator = stack.enter_context(TikTokEmulator(config))
         s3 = stack.enter_context(MotoS3Server())
-        _create_bucket(s3.endpoint_url)
+        s3.client().create_bucket(Bucket=BUCKET)
         airflow = AirflowStack(
             DAGS_FOLDER,
             https=True,
@@ -127,20 +127,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         wait_for_interrupt()
         print("Stopping ...")
     return 0
-
-
-def _create_bucket(endpoint: str) -> None:
-    import boto3
-
-    # moto_server accepts any credentials; these are placeholders, not secrets.
-    client = boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",  # noqa: S106
-    )
-    client.create_bucket(Bucket=BUCKET)
 
 
 if __name__ == "__main__":

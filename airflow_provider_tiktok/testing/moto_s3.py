@@ -9,12 +9,17 @@ import socket
 import subprocess
 import sys
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from airflow_provider_tiktok.testing.ports import free_port, wait_for_port
 
 if TYPE_CHECKING:
     from types import TracebackType
+
+
+REGION = "us-east-1"
+#: moto_server accepts any credentials: a placeholder, not a secret.
+PLACEHOLDER_KEY = "testing"
 
 
 class MotoS3Server:
@@ -39,10 +44,22 @@ class MotoS3Server:
         return json.dumps(
             {
                 "conn_type": "aws",
-                "login": "testing",
-                "password": "testing",
-                "extra": {"endpoint_url": self.endpoint_url, "region_name": "us-east-1"},
+                "login": PLACEHOLDER_KEY,
+                "password": PLACEHOLDER_KEY,
+                "extra": {"endpoint_url": self.endpoint_url, "region_name": REGION},
             }
+        )
+
+    def client(self) -> Any:
+        """A boto3 S3 client for this server (placeholder credentials, whatever the environment holds)."""
+        import boto3
+
+        return boto3.client(
+            "s3",
+            endpoint_url=self.endpoint_url,
+            region_name=REGION,
+            aws_access_key_id=PLACEHOLDER_KEY,
+            aws_secret_access_key=PLACEHOLDER_KEY,
         )
 
     def start(self) -> MotoS3Server:
