@@ -36,8 +36,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-REPORT_TASK_ID = "report"
-
 
 def _max_map_length() -> int:
     from airflow.configuration import conf
@@ -132,7 +130,7 @@ def finalize_run(
     context: Mapping[str, Any],
     *,
     asset: Asset,
-    report_task_id: str = REPORT_TASK_ID,
+    report_task_id: str,
 ) -> dict[str, Any]:
     """Write ``_manifest.json``; fail (after writing it) when any account failed; else emit the asset event.
 

@@ -31,6 +31,7 @@ from airflow.sdk import Asset, CronDataIntervalTimetable, Param, XComArg, dag
 from airflow_provider_tiktok.operators.refresh import TikTokRefreshTokensOperator
 from airflow_provider_tiktok.operators.report_run import (
     ACCOUNTS_XCOM_KEY,
+    REPORT_TASK_ID,
     RUN_XCOM_KEY,
     TikTokReportFinalizeOperator,
     TikTokReportPrepareOperator,
@@ -96,7 +97,7 @@ def tiktok_daily_report() -> None:
         task_id="refresh_tokens", account_conn_ids=XComArg(prepare, key=ACCOUNTS_XCOM_KEY)
     )
     report = TikTokToS3Operator.partial(
-        task_id="report",
+        task_id=REPORT_TASK_ID,
         map_index_template=MAP_INDEX_TEMPLATE,
     ).expand_kwargs(XComArg(prepare))
     finalize = TikTokReportFinalizeOperator(

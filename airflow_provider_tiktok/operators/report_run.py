@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 #: XCom keys the prepare task pushes besides its return value (the per-account kwargs).
 ACCOUNTS_XCOM_KEY = "accounts"
 RUN_XCOM_KEY = "run"
+#: Task id of the mapped report task, as the DAG names it.
+REPORT_TASK_ID = "report"
 
 
 class TikTokReportPrepareOperator(BaseOperator):
@@ -79,7 +81,9 @@ class TikTokReportFinalizeOperator(BaseOperator):
     template_fields: Sequence[str] = ("run",)
     ui_color = "#25f4ee"
 
-    def __init__(self, *, run: Any, asset: Asset, report_task_id: str = "report", **kwargs: Any) -> None:
+    def __init__(
+        self, *, run: Any, asset: Asset, report_task_id: str = REPORT_TASK_ID, **kwargs: Any
+    ) -> None:
         kwargs.setdefault("trigger_rule", TriggerRule.ALL_DONE)
         super().__init__(outlets=[asset], **kwargs)
         self.run = run
