@@ -52,6 +52,11 @@ def refresh_failure_variable_key(conn_id: str) -> str:
     return f"tiktok_refresh_failure__{conn_id}"
 
 
+def refresh_unknown_variable_key(conn_id: str) -> str:
+    """Variable recording a refresh grant whose answer was lost (when, and which token set it used)."""
+    return f"tiktok_refresh_unknown__{conn_id}"
+
+
 @dataclass(frozen=True)
 class AppConfig:
     """The TikTok app (Developer Portal client) as configured in the app connection.

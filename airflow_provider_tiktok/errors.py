@@ -78,6 +78,14 @@ class TikTokTransientError(TikTokApiError):
     """429 / 5xx / timeout / connection reset / malformed JSON that outlived every retry."""
 
 
+class TikTokRefreshUnknownError(TikTokTransientError):
+    """A refresh grant was sent but its answer never arrived (read timeout, reset, unreadable body).
+
+    TikTok may have rotated the refresh token already, so the grant is never repeated blindly; the
+    next attempt finds out (a working refresh, or ``invalid_grant``: the rotated token was lost).
+    """
+
+
 class TikTokTokenPersistError(TikTokError):
     """A rotated token set could not be saved; the account may need relinking if it is lost."""
 

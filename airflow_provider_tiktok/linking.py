@@ -96,7 +96,7 @@ class AccountStatus:
     :param access_token_expires_at: effective access-token expiry (rotation Variable or connection).
     :param refresh_token_expires_at: effective refresh-token expiry.
     :param refresh_days_left: days until the refresh token expires (negative once expired).
-    :param refresh_expiry_assumed: True when TikTok sent no refresh lifetime and one year was assumed.
+    :param refresh_expiry_assumed: True when TikTok sent no refresh lifetime and 180 days were assumed.
     :param last_report_date: report date of the last CSV written for the account, if any.
     :param last_report_written_at: when that CSV was written.
     """

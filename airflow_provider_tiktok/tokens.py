@@ -33,8 +33,18 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-ASSUMED_REFRESH_LIFETIME = timedelta(days=365)
-DEFAULT_REFRESH_MARGIN = timedelta(minutes=10)
+# TikTok's current docs (2026-11): refresh tokens live 180 days. Used only when a response omits
+# refresh_expires_in; TikTok's own figure always wins.
+ASSUMED_REFRESH_LIFETIME = timedelta(days=180)
+#: The refresh task renews an access token that expires within this time (TikTok's live 2 hours), so the
+#: report tasks that follow it start with at least this much.
+DEFAULT_REFRESH_MARGIN = timedelta(minutes=30)
+#: A report task renews its access token at start when it expires within this time.
+REPORT_MIN_VALIDITY = timedelta(minutes=5)
+#: Longest lifetime accepted from TikTok (ten years): larger values are garbage, not a token.
+_MAX_LIFETIME_SECONDS = 10 * 365 * 86400
+#: issued_at of a hand-written connection that has neither issued_at nor linked_at: any set wins over it.
+OLDEST_ISSUED_AT = datetime(1970, 1, 1, tzinfo=timezone.utc)
 DEFAULT_WARN_DAYS = 30
 
 
@@ -81,7 +91,7 @@ class TokenSet:
     :param refresh_token_expires_at: when the refresh token expires (UTC); the account must be relinked then.
     :param issued_at: when TikTok issued this set; the newest set wins.
     :param refresh_expiry_assumed: True when TikTok did not send ``refresh_expires_in`` and we assumed
-        one year from linking.
+        180 days from linking.
     """
 
     open_id: str
@@ -104,23 +114,23 @@ class TokenSet:
         :param linked_at: when the account was linked; the assumed refresh expiry counts from it
             (``now`` when None) if the response has no ``refresh_expires_in``.
         """
-        mask_tokens(resp.get("access_token"), resp.get("refresh_token"))
-        missing = [k for k in ("access_token", "refresh_token", "expires_in", "open_id") if not resp.get(k)]
-        if missing:
-            raise ValueError(f"token response lacks {', '.join(missing)}")
-        refresh_in = resp.get("refresh_expires_in")
-        assumed = not refresh_in
+        mask_tokens(*(v for v in (resp.get("access_token"), resp.get("refresh_token")) if isinstance(v, str)))
+        access_token = _token_field(resp, "access_token")
+        refresh_token = _token_field(resp, "refresh_token")
+        open_id = _token_field(resp, "open_id")
+        expires_in = _seconds_field(resp, "expires_in")
+        assumed = resp.get("refresh_expires_in") in (None, "", 0)
         refresh_expires = (
             (linked_at or now) + ASSUMED_REFRESH_LIFETIME
             if assumed
-            else now + timedelta(seconds=int(refresh_in or 0))
+            else now + timedelta(seconds=_seconds_field(resp, "refresh_expires_in"))
         )
         return cls(
-            open_id=str(resp["open_id"]),
-            scope=parse_scopes(resp.get("scope")),
-            access_token=str(resp["access_token"]),
-            access_token_expires_at=now + timedelta(seconds=int(resp["expires_in"])),
-            refresh_token=str(resp["refresh_token"]),
+            open_id=open_id,
+            scope=parse_scopes(resp.get("scope") if isinstance(resp.get("scope"), str | list) else ""),
+            access_token=access_token,
+            access_token_expires_at=now + timedelta(seconds=expires_in),
+            refresh_token=refresh_token,
             refresh_token_expires_at=refresh_expires,
             issued_at=now,
             refresh_expiry_assumed=assumed,
@@ -170,7 +180,7 @@ class TokenSet:
             access_token_expires_at=when("access_token_expires_at"),
             refresh_token=str(data["refresh_token"]),
             refresh_token_expires_at=when("refresh_token_expires_at"),
-            issued_at=when("issued_at"),
+            issued_at=_issued_at(data, source),
             refresh_expiry_assumed=bool(data.get("refresh_expiry_assumed", False)),
         )
 
@@ -185,7 +195,7 @@ class RefreshOutcome:
     :param access_token_expires_at: access token expiry after the call.
     :param refresh_token_expires_at: refresh token expiry after the call.
     :param refresh_days_left: days left before the account must be relinked.
-    :param refresh_expiry_assumed: True when the refresh expiry is assumed (one year from linking).
+    :param refresh_expiry_assumed: True when the refresh expiry is assumed (180 days from linking).
     :param warning: the relink warning, when fewer than ``warn_days`` are left.
     """
 
@@ -454,6 +464,36 @@ class TokenStore:
         return None if current.issued_at > failed_at else record
 
 
+def _token_field(resp: dict[str, Any], name: str) -> str:
+    """A non-empty string field of a token response (TikTok's values are never trusted blindly)."""
+    value = resp.get(name)
+    if not isinstance(value, str) or not value.strip() or len(value) > 4096:
+        raise ValueError(f"field {name!r} is missing or not a token string")
+    return value
+
+
+def _seconds_field(resp: dict[str, Any], name: str) -> int:
+    """A positive lifetime in seconds, at most ten years."""
+    value = resp.get(name)
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ValueError(f"field {name!r} is not a number of seconds")
+    try:
+        seconds = int(value)
+    except ValueError:
+        raise ValueError(f"field {name!r} is not a number of seconds") from None
+    if not 0 < seconds <= _MAX_LIFETIME_SECONDS:
+        raise ValueError(f"field {name!r} is {seconds}, outside 1..{_MAX_LIFETIME_SECONDS} seconds")
+    return seconds
+
+
+def _issued_at(data: dict[str, Any], source: str) -> datetime:
+    """``issued_at`` if stored, else ``linked_at``, else the oldest time (hand-written connections)."""
+    for name in ("issued_at", "linked_at"):
+        if data.get(name):
+            return parse_utc(data[name], source=source, name=name)
+    return OLDEST_ISSUED_AT
+
+
 def scrub(text: str, tokens: TokenSet) -> str:
     """Replace the set's tokens in ``text`` (e.g. a storage error echoing the value) with ``***``."""
     for secret in (tokens.access_token, tokens.refresh_token):
@@ -469,7 +509,7 @@ def with_refresh_expiry(tokens: TokenSet, previous: TokenSet) -> TokenSet:
     """Keep the previous refresh expiry when a refresh response had to assume one.
 
     When TikTok omits ``refresh_expires_in`` we never extend the refresh lifetime beyond what we already
-    believed: the assumption stays "one year from linking".
+    believed: the assumption stays "180 days from linking".
     """
     if not tokens.refresh_expiry_assumed:
         return tokens

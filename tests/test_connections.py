@@ -25,7 +25,7 @@ from airflow_provider_tiktok.connections import (
 )
 from airflow_provider_tiktok.errors import TikTokConfigError
 from airflow_provider_tiktok.hooks.tiktok import TikTokHook
-from airflow_provider_tiktok.tokens import TokenSet, TokenStore
+from airflow_provider_tiktok.tokens import OLDEST_ISSUED_AT, TokenSet, TokenStore
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -127,7 +127,17 @@ def test_account_connection_round_trip() -> None:
     assert stored == tokens()
 
 
-@pytest.mark.parametrize("field", ["open_id", "app_conn_id", "access_token", "refresh_token", "issued_at"])
+@pytest.mark.parametrize(
+    "field",
+    [
+        "open_id",
+        "app_conn_id",
+        "access_token",
+        "refresh_token",
+        "access_token_expires_at",
+        "refresh_token_expires_at",
+    ],
+)
 def test_incomplete_account_connection_names_the_field_and_says_relink(field: str) -> None:
     extra = account_extra()
     extra[field] = None
@@ -137,6 +147,20 @@ def test_incomplete_account_connection_names_the_field_and_says_relink(field: st
     assert "'tiktok_account_brand'" in str(err.value)
     assert field in str(err.value)
     assert "relink" in str(err.value)
+
+
+def test_derived_issued_at_defaults_to_linked_at_then_the_oldest_time() -> None:
+    """A hand-written or imported connection with only the contract's fields works (no issued_at)."""
+    extra = account_extra()
+    del extra["issued_at"]
+    conn = Connection(conn_id="tiktok_account_brand", conn_type="tiktok", extra=json.dumps(extra))
+    assert account_from_connection(conn)[1].issued_at == T0  # linked_at
+    del extra["linked_at"]
+    conn = Connection(conn_id="tiktok_account_brand", conn_type="tiktok", extra=json.dumps(extra))
+    info, stored = account_from_connection(conn)
+    assert info.linked_at is None
+    assert stored.issued_at == OLDEST_ISSUED_AT  # any rotated set stored later is newer
+    assert stored.access_token == "act.access-value"
 
 
 def test_label_falls_back_to_display_name() -> None:

@@ -127,14 +127,16 @@ def test_token_set_lifetimes_come_from_the_response() -> None:
     assert tokens.scope == ("a", "b")
     assumed = TokenSet.from_token_response(resp, now=T0 + timedelta(days=3), linked_at=T0)
     assert assumed.refresh_expiry_assumed is True
-    assert assumed.refresh_token_expires_at == T0 + timedelta(days=365)
+    assert assumed.refresh_token_expires_at == T0 + timedelta(days=180)
 
 
 def test_needs_refresh_margin_and_days_left() -> None:
-    tokens = make_set(T0)
-    assert not tokens.needs_refresh(T0 + timedelta(minutes=109))
-    assert tokens.needs_refresh(T0 + timedelta(minutes=110))  # 10 minutes before expiry
-    assert tokens.needs_refresh(T0 + timedelta(minutes=60), margin=timedelta(hours=1))
+    tokens = make_set(T0)  # TikTok's 2-hour access token
+    assert not tokens.needs_refresh(T0 + timedelta(minutes=89))
+    assert tokens.needs_refresh(T0 + timedelta(minutes=90))  # the refresh task's 30 minutes before expiry
+    assert not tokens.needs_refresh(T0 + timedelta(minutes=114), margin=timedelta(minutes=5))
+    assert tokens.needs_refresh(T0 + timedelta(minutes=115), margin=timedelta(minutes=5))
+    assert tokens.needs_refresh(T0, margin=timedelta(hours=2))  # a margin as long as the token: always
     assert tokens.refresh_days_left(T0 + timedelta(days=170)) == pytest.approx(10.0)
     assert tokens.refresh_expired(T0 + timedelta(days=180))
 
@@ -234,11 +236,11 @@ def test_refresh_persists_the_rotated_set_and_chains(
 ) -> None:
     conn_id = link()
     _, linked = TokenStore().load(conn_id)
-    emu.clock.advance(86400 - 300)  # five minutes before the access token expires
+    emu.clock.advance(7200 - 300)  # five minutes before the access token expires
     for _ in range(3):  # strict rotation: each refresh must use the previous one's token
         outcome = hook_for(conn_id).refresh_if_needed()
         assert outcome.refreshed is True
-        emu.clock.advance(86400 - 300)
+        emu.clock.advance(7200 - 300)
     assert emu.count(TOKEN_PATH) == 3
     _, effective = TokenStore().load(conn_id)
     assert effective.refresh_token != linked.refresh_token
@@ -268,8 +270,9 @@ def test_revoked_refresh_token_fails_with_relink_message(
 ) -> None:
     conn_id = link()
     emu.revoke_all(emu.target_users[0].open_id)
+    emu.clock.advance(7200 - 60)
     with pytest.raises(TikTokAuthError, match="invalid_grant") as err:
-        hook_for(conn_id).refresh_if_needed(margin=timedelta(days=2))
+        hook_for(conn_id, refresh_race_wait=timedelta(0)).refresh_if_needed()
     assert emu.target_users[0].display_name in str(err.value)
     assert Variable.get(refresh_failure_variable_key(conn_id), default_var=None) is not None
 

@@ -5,6 +5,10 @@ connection errors, malformed JSON, and the same conditions reported inside HTTP 
 (``rate_limit_exceeded``, ``internal_error``, ``server_error``, ``temporarily_unavailable``).
 Never retried: authorization failures (the account must be relinked) and request errors.
 A retry repeats the very same request, so a paging caller resumes from the same cursor.
+
+A request that is not idempotent (the refresh grant: TikTok rotates the refresh token when it processes
+it) is retried only when the failure proves TikTok did not process it: the connection could not be made,
+or an HTTP 429. Any other failure after the request was sent raises :class:`TikTokRefreshUnknownError`.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import requests
 from airflow_provider_tiktok.errors import (
     TikTokApiError,
     TikTokAuthError,
+    TikTokRefreshUnknownError,
     TikTokTransientError,
     relink_hint,
 )
@@ -88,6 +93,7 @@ class Failure:
 
     kind: str
     reason: str
+    sent: bool = True
     code: str | None = None
     description: str | None = None
     log_id: str | None = None
@@ -146,7 +152,7 @@ def classify(response: requests.Response) -> tuple[dict[str, Any] | None, Failur
         return body, None
     code = code or f"http_{status}"
     reason = f"{code}: {description}" if description else code
-    failure = Failure(_kind_for(code, status), reason, code, description, log_id, status, retry_after)
+    failure = Failure(_kind_for(code, status), reason, True, code, description, log_id, status, retry_after)
     return None, failure
 
 
@@ -177,7 +183,15 @@ class Transport:
         self.attempts = 0  # requests actually sent, retries included (for tests and the bench)
 
     def request(
-        self, method: str, url: str, *, endpoint: str, account: str | None, **kwargs: Any
+        self,
+        method: str,
+        url: str,
+        *,
+        endpoint: str,
+        account: str | None,
+        idempotent: bool = True,
+        timeout: tuple[float, float] | None = None,
+        **kwargs: Any,
     ) -> dict[str, Any]:
         """Send the request until it succeeds, fails for good, or the retries are spent.
 
@@ -185,31 +199,43 @@ class Transport:
         :param url: absolute URL.
         :param endpoint: API path, used for rate limiting and messages.
         :param account: account label for messages, None for app-level calls.
+        :param idempotent: False for a request that must not be repeated once TikTok may have processed
+            it (the refresh grant); see the module docstring.
+        :param timeout: (connect, read) timeout of this request (default: the transport's).
         :param kwargs: passed to ``requests.Session.request`` (params, data, json, headers).
         """
         failure: Failure | None = None
         for attempt in range(self.policy.max_retries + 1):
             if attempt:
                 self._pause(attempt, failure, endpoint)
-            body, failure = self._attempt(method, url, endpoint, kwargs)
+            body, failure = self._attempt(method, url, endpoint, timeout or self.timeout, kwargs)
             if failure is None:
                 return body or {}
             if failure.kind != "transient":
                 raise self._error(failure, endpoint, account)
+            if not idempotent and failure.sent and failure.http_status != 429:
+                raise self._unknown(failure, endpoint, account)
         assert failure is not None
         raise self._exhausted(failure, endpoint, account)
 
     def _attempt(
-        self, method: str, url: str, endpoint: str, kwargs: dict[str, Any]
+        self,
+        method: str,
+        url: str,
+        endpoint: str,
+        timeout: tuple[float, float],
+        kwargs: dict[str, Any],
     ) -> tuple[dict[str, Any] | None, Failure | None]:
         self.limiter.acquire(endpoint)
         self.attempts += 1
         try:
-            response = self.session.request(method, url, timeout=self.timeout, **kwargs)
+            response = self.session.request(method, url, timeout=timeout, **kwargs)
+        except requests.ConnectTimeout:
+            return None, Failure("transient", "connect timed out", sent=False)
         except requests.Timeout:
-            return None, Failure("transient", "timed out")
+            return None, Failure("transient", f"no answer within {timeout[1]:g}s")
         except requests.ConnectionError as exc:
-            return None, Failure("transient", f"connection error ({type(exc).__name__})")
+            return None, Failure("transient", f"connection error ({_cause(exc)})", sent=not _unsent(exc))
         with response:
             return classify(response)
 
@@ -243,11 +269,11 @@ class Transport:
             )
         return TikTokApiError(f"TikTok {endpoint} failed for {who}: {failure.reason}{log_id}.", **fields)
 
-    def _exhausted(self, failure: Failure, endpoint: str, account: str | None) -> TikTokTransientError:
+    def _unknown(self, failure: Failure, endpoint: str, account: str | None) -> TikTokRefreshUnknownError:
         who = f"account {account}" if account else "the TikTok app"
-        return TikTokTransientError(
-            f"TikTok {endpoint} for {who} still failing after {self.policy.max_retries + 1} attempts: "
-            f"{failure.reason}. This is usually temporary (rate limit or outage); retry the task later.",
+        return TikTokRefreshUnknownError(
+            f"TikTok {endpoint} for {who}: {failure.reason} after the request was sent, so TikTok may have "
+            "rotated the refresh token; not repeated blindly. The task's next try finds out.",
             code=failure.code,
             description=failure.description,
             log_id=failure.log_id,
@@ -255,3 +281,33 @@ class Transport:
             endpoint=endpoint,
             account=account,
         )
+
+    def _exhausted(self, failure: Failure, endpoint: str, account: str | None) -> TikTokTransientError:
+        who = f"account {account}" if account else "the TikTok app"
+        return TikTokTransientError(
+            f"TikTok {endpoint} for {who} still failing after {self.policy.max_retries + 1} attempts: "
+            f"{failure.reason.rstrip('.')}. This is usually temporary (rate limit or outage); "
+            "retry the task later.",
+            code=failure.code,
+            description=failure.description,
+            log_id=failure.log_id,
+            http_status=failure.http_status,
+            endpoint=endpoint,
+            account=account,
+        )
+
+
+def _unsent(exc: requests.ConnectionError) -> bool:
+    """True when the connection was never made (refused, unreachable, DNS): the request was not sent."""
+    from urllib3.exceptions import MaxRetryError, NameResolutionError, NewConnectionError
+
+    reason = exc.args[0] if exc.args else None
+    if isinstance(reason, MaxRetryError):
+        reason = reason.reason
+    return isinstance(reason, NewConnectionError | NameResolutionError)
+
+
+def _cause(exc: requests.ConnectionError) -> str:
+    reason = exc.args[0] if exc.args else None
+    inner = getattr(reason, "reason", None) or reason
+    return type(inner).__name__ if inner is not None else type(exc).__name__

@@ -31,9 +31,11 @@ from airflow_provider_tiktok.errors import (
 )
 from airflow_provider_tiktok.hooks._transport import RetryPolicy, Transport
 from airflow_provider_tiktok.ratelimit import DEFAULT_REQUESTS_PER_MINUTE, shared_limiter
+from airflow_provider_tiktok.token_refresh import DEFAULT_RACE_WAIT, TokenKeeper
 from airflow_provider_tiktok.tokens import (
     DEFAULT_REFRESH_MARGIN,
     DEFAULT_WARN_DAYS,
+    REPORT_MIN_VALIDITY,
     RefreshOutcome,
     TokenSet,
     TokenStore,
@@ -56,6 +58,11 @@ USER_INFO_PATH = "/v2/user/info/"
 VIDEO_LIST_PATH = "/v2/video/list/"
 
 MAX_COUNT = 20
+#: Read timeout of token grants: TikTok rotates when it processes a refresh, so a slow answer must still
+#: be received (the grant is never repeated once sent).
+TOKEN_READ_TIMEOUT = 90.0
+#: Display API errors that mean "this access token is refused": renew it once, then retry the request.
+TOKEN_REJECTED_CODES = frozenset({"access_token_invalid", "access_token_expired"})
 # An empty page that repeats the cursor with has_more=true is tolerated this many times in a row
 # (TikTok does serve short and empty pages); beyond that the cursor is stuck and we stop.
 DEFAULT_MAX_STALLED_PAGES = 5
@@ -96,6 +103,8 @@ class TikTokHook(BaseHook):
     :param requests_per_minute: client-side limit per endpoint for this process (0 disables it).
     :param token_store: where tokens are read and rotated sets saved (default: Task SDK in tasks,
         ORM elsewhere).
+    :param refresh_race_wait: how long a refresh refused with ``invalid_grant`` waits for another task's
+        newer token set to appear before the account is called broken.
     :param backoff_base: seconds before the first retry, doubled each retry.
     :param backoff_cap: longest single wait, also caps an honoured ``Retry-After``.
     :param clock: returns the current UTC time (tests align it with the emulator's clock).
@@ -115,6 +124,7 @@ class TikTokHook(BaseHook):
         max_retries: int = 5,
         requests_per_minute: int = DEFAULT_REQUESTS_PER_MINUTE,
         token_store: TokenStore | None = None,
+        refresh_race_wait: timedelta = DEFAULT_RACE_WAIT,
         backoff_base: float = 1.0,
         backoff_cap: float = 60.0,
         limiter: SlidingWindowRateLimiter | None = None,
@@ -128,10 +138,12 @@ class TikTokHook(BaseHook):
             max_retries=max_retries, backoff_base=backoff_base, backoff_cap=backoff_cap
         )
         self.token_store = token_store or TokenStore()
+        self.refresh_race_wait = refresh_race_wait
         self._limiter = limiter or shared_limiter(requests_per_minute)
         self._clock = clock
         self._sleep = sleep
         self._account: tuple[AccountInfo, TokenSet] | None = None
+        self._in_use: TokenSet | None = None  # the account set the Display API calls use
 
     # ----------------------------------------------------------------- configuration
 
@@ -172,6 +184,30 @@ class TikTokHook(BaseHook):
         if self._account is None:
             self._account = self.token_store.load(self.tiktok_conn_id)
         return self._account
+
+    @cached_property
+    def keeper(self) -> TokenKeeper:
+        """Keeps the account's access token valid (refresh when needed, persist first, survive races)."""
+        return TokenKeeper(
+            self.tiktok_conn_id,
+            store=self.token_store,
+            refresh_grant=self.refresh_tokens,
+            label=lambda: self.account.label,
+            clock=self._clock,
+            sleep=self._sleep,
+            race_wait=self.refresh_race_wait,
+        )
+
+    def valid_tokens(self, min_validity: timedelta = REPORT_MIN_VALIDITY) -> TokenSet:
+        """The account's token set, refreshed first when its access token expires within ``min_validity``.
+
+        Later Display API calls of this hook use it and renew it if TikTok rejects it mid-way.
+
+        :param min_validity: how long the access token must still live.
+        """
+        self._load_account()
+        self._in_use = self.keeper.valid(min_validity)
+        return self._in_use
 
     @property
     def _label(self) -> str | None:
@@ -217,10 +253,11 @@ class TikTokHook(BaseHook):
     # ----------------------------------------------------------------- OAuth
 
     @staticmethod
-    def new_pkce_pair(encoding: str = "base64url") -> tuple[str, str]:
+    def new_pkce_pair(encoding: str = "hex") -> tuple[str, str]:
         """Return a fresh PKCE (verifier, S256 challenge).
 
-        :param encoding: challenge encoding, ``base64url`` (web clients, default) or ``hex`` (desktop docs).
+        :param encoding: challenge encoding: ``hex`` (default: the lowercase hex SHA-256 TikTok checks, its
+            deviation from RFC 7636) or ``base64url`` (RFC 7636, for other OAuth servers; TikTok refuses it).
         """
         verifier = secrets.token_urlsafe(64)[:96]
         digest = hashlib.sha256(verifier.encode("ascii")).digest()
@@ -317,11 +354,14 @@ class TikTokHook(BaseHook):
     def _token_request(self, form: dict[str, str], *, account: str | None) -> dict[str, Any]:
         form = {"client_key": self.app.client_key, "client_secret": self.app.client_secret, **form}
         headers = {"Content-Type": "application/x-www-form-urlencoded", "Cache-Control": "no-cache"}
+        grant = form["grant_type"] in ("refresh_token", "authorization_code")  # each consumes what it sends
         return self.transport.request(
             "POST",
             self._api_url(TOKEN_PATH),
             endpoint=TOKEN_PATH,
             account=account,
+            idempotent=not grant,
+            timeout=(self.timeout[0], max(self.timeout[1], TOKEN_READ_TIMEOUT)),
             data=form,
             headers=headers,
         )
@@ -404,7 +444,7 @@ class TikTokHook(BaseHook):
             previous_ids = {str(v.get("id")) for v in videos} if videos else previous_ids
             cursor = int(next_cursor) if next_cursor is not None else cursor
 
-    def _video_page(self, token: str, params: dict[str, str], cursor: int | None) -> dict[str, Any]:
+    def _video_page(self, token: str | None, params: dict[str, str], cursor: int | None) -> dict[str, Any]:
         payload: dict[str, Any] = {"max_count": MAX_COUNT}
         if cursor is not None:
             payload["cursor"] = cursor
@@ -423,7 +463,21 @@ class TikTokHook(BaseHook):
             account=label,
         )
 
-    def _display_call(self, method: str, path: str, token: str, **kwargs: Any) -> dict[str, Any]:
+    def _display_call(self, method: str, path: str, token: str | None, **kwargs: Any) -> dict[str, Any]:
+        """One Display API call; ``token`` None means the account's own tokens, renewed once if refused."""
+        if token is not None:
+            return self._bearer_call(method, path, token, **kwargs)
+        tokens = self._in_use or self.tokens
+        try:
+            return self._bearer_call(method, path, tokens.access_token, **kwargs)
+        except TikTokAuthError as exc:
+            if exc.code not in TOKEN_REJECTED_CODES:
+                raise
+            self.log.info("TikTok refused the access token of %s; renewing it and retrying.", self._label)
+            self._in_use = self.keeper.renew(tokens)
+        return self._bearer_call(method, path, self._in_use.access_token, **kwargs)
+
+    def _bearer_call(self, method: str, path: str, token: str, **kwargs: Any) -> dict[str, Any]:
         headers = {"Authorization": f"Bearer {token}"}
         return self.transport.request(
             method,
@@ -436,12 +490,13 @@ class TikTokHook(BaseHook):
 
     def _token_and_scopes(
         self, access_token: str | None, scopes: Iterable[str] | None
-    ) -> tuple[str, tuple[str, ...]]:
+    ) -> tuple[str | None, tuple[str, ...]]:
+        """An explicit token and its scopes, or (None, the account's scopes): the account's own tokens."""
         if access_token:
             mask_tokens(access_token)
             return access_token, tuple(scopes or ("user.info.basic",))
-        tokens = self.tokens
-        return tokens.access_token, tuple(scopes or tokens.scope)
+        tokens = self._in_use or self.tokens
+        return None, tuple(scopes or tokens.scope)
 
     def _api_url(self, path: str) -> str:
         return f"{self.app.api_base_url}{path}"
@@ -457,48 +512,31 @@ class TikTokHook(BaseHook):
     def refresh_if_needed(
         self, *, margin: timedelta = DEFAULT_REFRESH_MARGIN, warn_days: float = DEFAULT_WARN_DAYS
     ) -> RefreshOutcome:
-        """Refresh the account's tokens when the access token expires within ``margin``; ONLY the refresh
-        task calls this (single writer).
+        """Refresh the account's tokens when the access token expires within ``margin``.
 
-        The rotated set is saved before anything else happens. A refresh failure is recorded for the
-        accounts page ("broken") and re-raised as :class:`TikTokAuthError` with the relink message.
+        The refresh task calls this for every account before the reports; see :class:`TokenKeeper` for
+        the rules (persist first, races, when an account is broken). A dead refresh token is recorded
+        for the accounts page ("broken") and raised as :class:`TikTokAuthError` saying to relink.
 
         :param margin: refresh when the access token expires within this time.
         :param warn_days: log a warning when the refresh token has fewer days left than this.
         """
-        info, tokens = self.token_store.load(self.tiktok_conn_id)
-        self._account = (info, tokens)
-        refreshed = False
-        if tokens.needs_refresh(self._clock(), margin):
-            tokens = self._refresh_and_save(info, tokens)
-            refreshed = True
-        return self._outcome(info, tokens, refreshed, warn_days)
-
-    def _refresh_and_save(self, info: AccountInfo, tokens: TokenSet) -> TokenSet:
+        info, before = self.token_store.load(self.tiktok_conn_id)
+        self._account = (info, before)
         try:
-            fresh = self.refresh_tokens(tokens)
+            tokens = self.valid_tokens(margin)
         except TikTokAuthError as exc:
             self.log.error("Refreshing TikTok account %s (%s) failed: %s", info.label, info.conn_id, exc)
-            self.token_store.record_refresh_failure(info.conn_id, exc)
             raise
-        # Persist first: TikTok has already invalidated the previous refresh token.
-        try:
-            self.token_store.save_rotated(info.conn_id, fresh)
-        except TikTokError:
-            self.log.critical(
-                "Rotated TikTok tokens of %s (%s) could NOT be saved; the account may need relinking.",
+        refreshed = tokens.issued_at > before.issued_at
+        if refreshed:
+            self.log.info(
+                "Refreshed TikTok account %s (%s); access token valid until %s",
                 info.label,
                 info.conn_id,
+                tokens.access_token_expires_at.isoformat(),
             )
-            raise
-        self._account = (info, fresh)
-        self.log.info(
-            "Refreshed TikTok account %s (%s); access token valid until %s",
-            info.label,
-            info.conn_id,
-            fresh.access_token_expires_at.isoformat(),
-        )
-        return fresh
+        return self._outcome(info, tokens, refreshed, warn_days)
 
     def _outcome(
         self, info: AccountInfo, tokens: TokenSet, refreshed: bool, warn_days: float
@@ -507,7 +545,7 @@ class TikTokHook(BaseHook):
         warning = None
         if days_left < warn_days:
             assumed = (
-                " (assumed: TikTok did not say, counted one year from linking)"
+                " (assumed: TikTok did not say, counted 180 days from linking)"
                 if tokens.refresh_expiry_assumed
                 else ""
             )

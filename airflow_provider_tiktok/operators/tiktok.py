@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from functools import cached_property
 from tempfile import NamedTemporaryFile
 from typing import TYPE_CHECKING, Any, cast
@@ -26,7 +26,7 @@ from airflow_provider_tiktok.reports import (
     write_account_report,
     write_video_report,
 )
-from airflow_provider_tiktok.tokens import TokenStore
+from airflow_provider_tiktok.tokens import REPORT_MIN_VALIDITY, TokenStore, utcnow
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -59,10 +59,12 @@ class TikTokToS3Operator(BaseOperator):
 
     Videos are streamed from the Display API into temporary files (constant memory) and uploaded
     with ``replace=True`` only once every file is complete, so a failure never leaves a partial
-    object and re-running a date replaces the same keys. The task reads the account's effective
-    token set and never refreshes it (the DAG's refresh task does). An authorization error fails
-    the task without retries and says how to relink the account. After a successful upload the
-    Variable ``tiktok_report__<account_conn_id>`` records what was written (shown on the page).
+    object and re-running a date replaces the same keys. The task starts with an access token that
+    lives at least ``min_token_validity`` (refreshing it first if needed, however late the task starts)
+    and renews it if TikTok rejects it mid-pagination, resuming from the same cursor. Only a dead
+    refresh token (or missing consent) fails the task without retries, saying how to relink; every
+    other failure is retried. The Variable ``tiktok_report__<account_conn_id>`` records each run's
+    outcome and the newest date written (shown on the accounts page).
 
     :param account_conn_id: the account connection (``tiktok_account_<slug>``). (templated)
     :param bucket: S3 bucket to write to. (templated)
@@ -80,9 +82,10 @@ class TikTokToS3Operator(BaseOperator):
         "SSEKMSKeyId": "..."}``).
     :param formula_escaping: ``"prefix"`` (default: text cells starting with ``= + - @``, tab, CR or
         ``'`` get a leading ``'``) or ``"none"`` (raw text). (templated)
+    :param min_token_validity: refresh the access token at start when it expires sooner than this.
     :param hook_kwargs: extra keyword arguments of the :class:`TikTokHook` (timeouts, retries ...).
-    :param token_store: where tokens are read (tests may pass one); the default reads the account
-        connection and the rotation Variable.
+    :param token_store: where tokens are read and rotated sets saved (tests may pass one); the default
+        reads the account connection and the rotation Variable.
     """
 
     template_fields: Sequence[str] = (
@@ -111,6 +114,7 @@ class TikTokToS3Operator(BaseOperator):
         acl_policy: str | None = None,
         s3_extra_args: dict[str, Any] | None = None,
         formula_escaping: str = "prefix",
+        min_token_validity: timedelta = REPORT_MIN_VALIDITY,
         hook_kwargs: dict[str, Any] | None = None,
         token_store: TokenStore | None = None,
         **kwargs: Any,
@@ -127,6 +131,7 @@ class TikTokToS3Operator(BaseOperator):
         self.acl_policy = acl_policy
         self.s3_extra_args = s3_extra_args
         self.formula_escaping = formula_escaping
+        self.min_token_validity = min_token_validity
         self.hook_kwargs = hook_kwargs or {}
         self._token_store = token_store
 
@@ -157,13 +162,13 @@ class TikTokToS3Operator(BaseOperator):
             return self._run(context)
         except TikTokAuthError as exc:
             message = self._auth_message(exc)
-            self._push_error(context, message)
+            self._fail(context, message, needs_relink=True)
             raise AirflowFailException(message) from None
         except TikTokConfigError as exc:
-            self._push_error(context, str(exc))
+            self._fail(context, str(exc), needs_relink=False)
             raise AirflowFailException(str(exc)) from None
         except Exception as exc:
-            self._push_error(context, f"{type(exc).__name__}: {exc}")
+            self._fail(context, f"{type(exc).__name__}: {exc}", needs_relink=False)
             raise
         finally:
             if "tiktok_hook" in self.__dict__:
@@ -171,12 +176,13 @@ class TikTokToS3Operator(BaseOperator):
 
     def _run(self, context: Context) -> list[str]:
         report_date = date.fromisoformat(str(self.report_date))
-        info, tokens = self.token_store.load(self.account_conn_id)
+        tokens = self.tiktok_hook.valid_tokens(self.min_token_validity)
+        info = self.tiktok_hook.account
         self._label = info.label
         cast("dict[str, Any]", context)[ACCOUNT_LABEL_CONTEXT_KEY] = info.label
         self.log.info("Reporting %s (%s) for %s", info.label, self.account_conn_id, report_date)
         keys = self._keys(context, report_date, info.open_id)
-        user = self.tiktok_hook.get_user_info(fields=_user_fields(tokens), access_token=tokens.access_token)
+        user = self.tiktok_hook.get_user_info(fields=_user_fields(tokens))
         account = ReportAccount(
             report_date=report_date,
             fetched_at=datetime.now(timezone.utc),
@@ -185,7 +191,7 @@ class TikTokToS3Operator(BaseOperator):
             display_name=user.get("display_name") or info.display_name or None,
         )
         with _temp_csv() as videos_file, _temp_csv() as account_file:
-            rows = self._write_videos(videos_file, account, tokens)
+            rows = self._write_videos(videos_file, account)
             write_account_report(account_file, user, account, formula_escaping=self._escaping)
             account_file.flush()
             files = [(videos_file.name, keys[0])]
@@ -215,10 +221,10 @@ class TikTokToS3Operator(BaseOperator):
             )
         return keys
 
-    def _write_videos(self, fileobj: IO[str], account: ReportAccount, tokens: TokenSet) -> int:
+    def _write_videos(self, fileobj: IO[str], account: ReportAccount) -> int:
         """Stream every video into ``fileobj``; return the number of rows."""
         cutoff = report_cutoff(account.report_date, self.report_timezone)
-        videos = self.tiktok_hook.iter_videos(fields=list(VIDEO_FIELDS), access_token=tokens.access_token)
+        videos = self.tiktok_hook.iter_videos(fields=list(VIDEO_FIELDS))
         rows = write_video_report(
             fileobj,
             videos,
@@ -282,19 +288,57 @@ class TikTokToS3Operator(BaseOperator):
         context["ti"].xcom_push(key=SUMMARY_XCOM_KEY, value=summary)
         status = {k: summary[k] for k in ("report_date", "rows", "keys", "written_at")}
         status["bucket"] = self.bucket
+        self._record_status(status, report_date=report_date.isoformat(), error=None, needs_relink=False)
+
+    def _record_status(
+        self, written: dict[str, Any] | None, *, report_date: str, error: str | None, needs_relink: bool
+    ) -> None:
+        """Update Variable ``tiktok_report__<conn_id>`` for the accounts page (best effort).
+
+        It keeps what the last successful run wrote, the newest report date ever written (a backfill of
+        older dates never hides newer ones) and the outcome of the last run.
+        """
         variable = report_status_variable_key(self.account_conn_id)
         try:
+            status = self._stored_status(variable)
+            if written is not None:
+                newest = max(written["report_date"], str(status.get("newest_report_date") or ""))
+                status = {**status, **written, "newest_report_date": newest}
+            at = iso_utc(utcnow())
+            status["last_run"] = {
+                "report_date": report_date,
+                "at": at,
+                "ok": error is None,
+                "error": error,
+                "needs_relink": needs_relink,
+            }
             self.token_store.backend.set_variable(variable, json.dumps(status))
         except Exception:
-            # The data has landed; a missing status line on the page must not fail the report.
+            # The data has landed (or the real error is being raised); a status line must not change that.
             self.log.exception("Could not record the report status in Variable %s", variable)
+
+    def _stored_status(self, variable: str) -> dict[str, Any]:
+        raw = self.token_store.backend.get_variable(variable)
+        try:
+            value = json.loads(raw) if raw else {}
+        except ValueError:
+            value = {}
+        if not isinstance(value, dict):
+            return {}
+        value.setdefault("newest_report_date", value.get("report_date"))
+        return value
+
+    def _fail(self, context: Context, message: str, *, needs_relink: bool) -> None:
+        """Push the error XCom and record the failed run for the accounts page."""
+        self._push_error(context, message)
+        self._record_status(None, report_date=str(self.report_date), error=message, needs_relink=needs_relink)
 
     def _auth_message(self, exc: TikTokAuthError) -> str:
         label = getattr(self, "_label", None) or self.account_conn_id
         text = str(exc)
-        if "relink" not in text:
-            text = f"{text}; {relink_hint(label)}"
-        return f"TikTok refused the token of {label} ({self.account_conn_id}): {text}"
+        if "relink" not in text.lower():
+            text = f"{text} To fix: {relink_hint(label)}."
+        return f"{text} (connection {self.account_conn_id})"
 
     def _push_error(self, context: Context, message: str) -> None:
         try:

@@ -7,7 +7,7 @@ API server); they are deleted after each test.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -108,6 +108,7 @@ def make_hook(emu: TikTokEmulator, sleeps: Sleeps) -> Iterator[Callable[..., Tik
             "clock": lambda: emu_now(emu),
             "sleep": sleeps,
             "token_store": TokenStore(persist_backoff=0.0),
+            "refresh_race_wait": timedelta(0),  # no racing writer here: invalid_grant is final at once
         }
         options.update(kwargs)
         hook = TikTokHook(conn_id, **options)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -66,7 +65,8 @@ def test_every_path_keeps_tokens_out_of_logs_and_errors(
     first = hook.tokens
     emu.inject_fault("500", path=USER_INFO_PATH, nth=1)
     hook.get_user_info()  # a retried call logs a warning
-    outcome = hook.refresh_if_needed(margin=timedelta(days=2))  # forces a refresh: rotation + persist
+    emu.clock.advance(7200 - 60)  # the access token is about to expire
+    outcome = hook.refresh_if_needed()  # a refresh: rotation + persist
     second = hook.tokens
     texts += [repr(first), repr(second), repr(hook.app), repr(outcome), str(outcome.to_summary())]
     for attempt in (lambda: hook.refresh_tokens(first), lambda: TikTokHook(conn_id).refresh_tokens(first)):
@@ -94,8 +94,9 @@ def test_persist_failure_is_loud_and_secret_free(
     store.backend = failing
     hook = make_hook(link(), token_store=store)
     before = hook.tokens
+    emu.clock.advance(7200 - 60)
     with pytest.raises(TikTokTokenPersistError) as err:
-        hook.refresh_if_needed(margin=timedelta(days=2))
+        hook.refresh_if_needed()
     logs = caplog.text + "".join(capsys.readouterr())
     assert "after 3 attempts" in str(err.value)
     assert caplog.text.count("Saving rotated TikTok tokens") == 3

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, urlsplit
@@ -65,23 +66,38 @@ def test_full_login_flow_exchanges_code_with_pkce(
     assert info["username"] == user.username
 
 
-def test_hex_challenge_variant_is_supported(
+def test_hook_sends_the_hex_challenge_tiktok_checks(
+    emu: TikTokEmulator, app_conn: str, make_hook: Callable[..., TikTokHook]
+) -> None:
+    verifier, challenge = TikTokHook.new_pkce_pair()
+    assert challenge == hashlib.sha256(verifier.encode()).hexdigest()  # lowercase hex, 64 characters
+    assert emu.config.challenge_encoding == "hex"  # the emulator's default is TikTok's behaviour
+
+
+@pytest.mark.parametrize("server", ["hex", "base64url"])
+def test_a_challenge_in_the_other_encoding_is_refused_like_tiktok_does(
     tiktok_emulator_factory: Callable[..., TikTokEmulator],
     monkeypatch: pytest.MonkeyPatch,
     app_json: Callable[..., str],
+    server: str,
 ) -> None:
-    emu = tiktok_emulator_factory(challenge_encoding="hex", users=1, videos=0, non_target_users=0)
-    monkeypatch.setenv("AIRFLOW_CONN_TIKTOK_HEX", app_json(emu))
-    with TikTokHook("tiktok_hex", backoff_base=0.01) as hook:
-        verifier, challenge = TikTokHook.new_pkce_pair(encoding="hex")
-        assert len(challenge) == 64
-        callback = consent(
-            emu, hook.build_authorize_url(state="s", code_challenge=challenge), emu.users[0].open_id
-        )
-        assert hook.exchange_code(callback["code"], code_verifier=verifier).open_id == emu.users[0].open_id
+    emu = tiktok_emulator_factory(challenge_encoding=server, users=1, videos=0, non_target_users=0)
+    monkeypatch.setenv("AIRFLOW_CONN_TIKTOK_PKCE", app_json(emu))
+    other = "base64url" if server == "hex" else "hex"
+    with TikTokHook("tiktok_pkce", backoff_base=0.01) as hook:
+        for encoding, works in ((server, True), (other, False)):
+            verifier, challenge = TikTokHook.new_pkce_pair(encoding=encoding)
+            url = hook.build_authorize_url(state="s", code_challenge=challenge)
+            code = consent(emu, url, emu.users[0].open_id)["code"]
+            if works:
+                assert hook.exchange_code(code, code_verifier=verifier).open_id == emu.users[0].open_id
+                continue
+            with pytest.raises(TikTokApiError, match="Code verifier or code challenge is invalid") as err:
+                hook.exchange_code(code, code_verifier=verifier)
+            assert err.value.code == "invalid_request"
 
 
-def test_wrong_verifier_is_an_auth_error_not_retried(
+def test_wrong_verifier_is_refused_and_not_retried(
     emu: TikTokEmulator, app_conn: str, make_hook: Callable[..., TikTokHook]
 ) -> None:
     hook = make_hook(app_conn)
@@ -90,9 +106,9 @@ def test_wrong_verifier_is_an_auth_error_not_retried(
         emu, hook.build_authorize_url(state="s", code_challenge=challenge), emu.users[0].open_id
     )
     emu.reset_requests()
-    with pytest.raises(TikTokAuthError, match="invalid_grant") as err:
+    with pytest.raises(TikTokApiError, match="Code verifier or code challenge is invalid") as err:
         hook.exchange_code(callback["code"], code_verifier="not-the-verifier-" + "x" * 40)
-    assert err.value.code == "invalid_grant"
+    assert err.value.code == "invalid_request"
     assert emu.count(TOKEN_PATH) == 1
 
 
@@ -143,9 +159,10 @@ def test_revoke_kills_the_access_token(
     emu: TikTokEmulator, link: Callable[..., str], make_hook: Callable[..., TikTokHook]
 ) -> None:
     hook = make_hook(link())
-    hook.revoke(hook.tokens.access_token)
-    with pytest.raises(TikTokAuthError, match="access_token_invalid"):
-        hook.get_user_info()
+    hook.revoke(hook.tokens.access_token)  # TikTok kills the user's refresh token too
+    with pytest.raises(TikTokAuthError, match="refresh token is no longer valid") as err:
+        hook.get_user_info()  # refused, renewal tried once, refused for good
+    assert err.value.code == "invalid_grant"
 
 
 def test_app_test_connection_probes_without_consuming(

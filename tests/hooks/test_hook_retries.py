@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from airflow_provider_tiktok.errors import TikTokAuthError, TikTokTransientError
+from airflow_provider_tiktok.errors import TikTokAuthError, TikTokRefreshUnknownError, TikTokTransientError
 from airflow_provider_tiktok.hooks._transport import RetryPolicy, parse_retry_after
 from airflow_provider_tiktok.hooks.tiktok import TOKEN_PATH, USER_INFO_PATH, VIDEO_LIST_PATH
 
@@ -56,14 +56,26 @@ def test_transient_fault_mid_listing_resumes_from_the_same_cursor(
     assert hook.transport.attempts == 3 + 1
 
 
-def test_transient_fault_on_token_endpoint_is_retried(
+def test_rate_limited_refresh_grant_is_retried(
     emu: TikTokEmulator, link: Callable[..., str], make_hook: Callable[..., TikTokHook]
 ) -> None:
     hook = make_hook(link())
-    emu.inject_fault("error_in_200", path=TOKEN_PATH, nth=1)  # {"error": "server_error"} in HTTP 200
+    emu.inject_fault("429", path=TOKEN_PATH, nth=1)  # a 429 proves TikTok did not process the grant
     emu.reset_requests()
     assert hook.refresh_tokens(hook.tokens).open_id == emu.target_users[0].open_id
     assert emu.count(TOKEN_PATH) == 2
+
+
+@pytest.mark.parametrize("fault", ["error_in_200", "500", "malformed_json", "reset", "lost_response"])
+def test_refresh_grant_is_never_repeated_once_sent(
+    emu: TikTokEmulator, link: Callable[..., str], make_hook: Callable[..., TikTokHook], fault: str
+) -> None:
+    hook = make_hook(link())
+    emu.inject_fault(fault, path=TOKEN_PATH, nth=1)
+    emu.reset_requests()
+    with pytest.raises(TikTokRefreshUnknownError, match="not repeated blindly"):
+        hook.refresh_tokens(hook.tokens)
+    assert emu.count(TOKEN_PATH) == 1
 
 
 def test_retry_after_is_honoured(
@@ -110,10 +122,10 @@ def test_auth_errors_are_not_retried_and_say_relink(
     emu.reset_requests()
     with pytest.raises(TikTokAuthError) as err:
         list(hook.iter_videos())
-    assert err.value.code == "access_token_invalid"
+    assert err.value.code == "invalid_grant"  # the refused access token was renewed once: refused too
     assert f"relink account @{emu.target_users[0].username} at http" in str(err.value)
     assert "/tiktok/accounts" in str(err.value)
-    assert emu.count(VIDEO_LIST_PATH) == 1
+    assert (emu.count(VIDEO_LIST_PATH), emu.count(TOKEN_PATH)) == (1, 1)
     assert sleeps == []
 
 

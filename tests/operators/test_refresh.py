@@ -34,7 +34,7 @@ FAST_HOOK = {"timeout": (2, 5), "max_retries": 1, "backoff_base": 0.01, "backoff
 
 @pytest.fixture
 def emu(tiktok_emulator_factory: Callable[..., TikTokEmulator]) -> TikTokEmulator:
-    """Access tokens live 5 minutes (< the 10 minute margin): every run has to refresh."""
+    """Access tokens live 5 minutes (< the 30 minute margin): every run has to refresh."""
     return tiktok_emulator_factory(users=3, videos=1, non_target_users=0, access_ttl=300)
 
 

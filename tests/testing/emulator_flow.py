@@ -52,7 +52,7 @@ class Flow:
         assert response.status_code == 302, response.text
         return self.callback(response)["code"]
 
-    def exchange(self, code: str, **overrides: Any) -> requests.Response:
+    def exchange(self, code: str | None, **overrides: Any) -> requests.Response:
         """POST the code grant (same redirect_uri and the verifier of the last authorize)."""
         form = {
             "client_key": self.emu.client_key,

@@ -64,11 +64,11 @@ def test_every_knob_has_a_flag() -> None:
             "--rate-limit-scope",
             "token",
             "--challenge-encoding",
-            "hex",
+            "base64url",
         ]
     )
     config = config_from_args(args)
     assert config.strict_rotation is False
     assert config.redirect_uris == ("https://a.example/1", "https://a.example/2")
-    assert (config.latency, config.rate_limit_scope, config.challenge_encoding) == (0.5, "token", "hex")
-    assert config.access_ttl == 86400
+    assert (config.latency, config.rate_limit_scope, config.challenge_encoding) == (0.5, "token", "base64url")
+    assert config.access_ttl == 7200

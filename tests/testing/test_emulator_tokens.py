@@ -27,7 +27,7 @@ def test_code_grant_returns_documented_shape_and_token_formats(flow: Flow, emu: 
     }
     assert body["access_token"].startswith("act.")
     assert body["refresh_token"].startswith("rft.")
-    assert (body["expires_in"], body["refresh_expires_in"]) == (86400, 31536000)
+    assert (body["expires_in"], body["refresh_expires_in"]) == (7200, 15552000)  # TikTok's docs, 2026-11
     assert body["token_type"] == "Bearer"
     assert body["open_id"] == emu.target_users[0].open_id
     assert body["scope"] == "user.info.basic,user.info.profile,user.info.stats,video.list"
@@ -58,17 +58,33 @@ def test_redirect_uri_must_equal_the_authorize_one(flow: Flow) -> None:
 
 
 def test_pkce_verifier_is_checked(flow: Flow) -> None:
-    assert flow.exchange(flow.code(), code_verifier="x" * 50).json()["error"] == "invalid_grant"
+    wrong = flow.exchange(flow.code(), code_verifier="x" * 50).json()
+    assert (wrong["error"], wrong["error_description"]) == (
+        "invalid_request",
+        "Code verifier or code challenge is invalid.",  # what public clients report from TikTok
+    )
     assert flow.exchange(flow.code(), code_verifier=None).json()["error"] == "invalid_grant"
 
 
-def test_hex_challenge_variant(flow: Flow, emu: TikTokEmulator) -> None:
-    emu.configure(challenge_encoding="hex")
-    assert "access_token" in flow.exchange(flow.code()).json()  # the flow computes a hex challenge now
+def test_hex_challenge_is_the_default_and_base64url_a_knob(flow: Flow, emu: TikTokEmulator) -> None:
+    assert emu.config.challenge_encoding == "hex"
+    assert "access_token" in flow.exchange(flow.code()).json()  # the flow computes a hex challenge
     emu.configure(challenge_encoding="base64url")
+    code = flow.code()  # an RFC 7636 base64url challenge
+    assert "access_token" in flow.exchange(code).json()
     code = flow.code()
-    emu.configure(challenge_encoding="hex")  # a base64url challenge no longer verifies
-    assert flow.exchange(code).json()["error"] == "invalid_grant"
+    emu.configure(challenge_encoding="hex")  # TikTok: a base64url challenge never verifies
+    assert flow.exchange(code).json()["error"] == "invalid_request"
+
+
+def test_client_credentials_grant_issues_an_app_token(flow: Flow, emu: TikTokEmulator) -> None:
+    body = flow.exchange(None, grant_type="client_credentials").json()
+    assert set(body) == {"access_token", "expires_in", "token_type"}
+    assert body["access_token"].startswith("clt.")
+    assert (body["expires_in"], body["token_type"]) == (7200, "Bearer")
+    assert flow.exchange(None, grant_type="client_credentials", client_secret="wrong").json()["error"] == (
+        "invalid_client"
+    )
 
 
 def test_errors_can_use_http_400(flow: Flow, emu: TikTokEmulator) -> None:
@@ -95,10 +111,10 @@ def test_refresh_expiry_is_fixed_from_first_issue_unless_sliding(flow: Flow, emu
     first = flow.tokens()
     emu.clock.advance(1000)
     fixed = flow.refresh(first["refresh_token"]).json()
-    assert fixed["refresh_expires_in"] in (31536000 - 1000, 31536000 - 1001)
+    assert fixed["refresh_expires_in"] in (15552000 - 1000, 15552000 - 1001)
     emu.configure(sliding_refresh_expiry=True)
     sliding = flow.refresh(fixed["refresh_token"]).json()
-    assert sliding["refresh_expires_in"] == 31536000
+    assert sliding["refresh_expires_in"] == 15552000
 
 
 def test_non_rotating_variant_keeps_the_refresh_token(flow: Flow, emu: TikTokEmulator) -> None:

@@ -61,8 +61,27 @@ def _api(state: EmulatorState, request: Request) -> Response:
     if cfg.latency:
         state.stopping.wait(cfg.latency)
     fault = state.faults.pick(request.path)
+    if fault in _AFTER_PROCESSING:
+        return _answer_then_fail(state, request, fault)
     if fault and fault != "empty_page":
         return fault_response(state, fault, request.path)
+    return _process(state, request, fault)
+
+
+#: Faults that let the request take effect (a refresh rotates) and then delay or lose the answer.
+_AFTER_PROCESSING = frozenset({"lost_response", "slow_response"})
+
+
+def _answer_then_fail(state: EmulatorState, request: Request, fault: str) -> Response:
+    """``slow_response``: answer after ``hang_seconds``; ``lost_response``: drop the connection instead."""
+    response = _process(state, request, None)
+    if fault == "lost_response":
+        return Response(0, action="reset", open_id=response.open_id)
+    state.stopping.wait(state.config.hang_seconds)
+    return response
+
+
+def _process(state: EmulatorState, request: Request, fault: str | None) -> Response:
     if request.path == TOKEN_PATH:
         return oauth.token(state, request)
     if request.path == REVOKE_PATH:

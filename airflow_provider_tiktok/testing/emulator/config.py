@@ -38,15 +38,17 @@ class EmulatorConfig:
     client_secret: str = _knob("emulator-secret", "the app's client secret")
     redirect_uris: tuple[str, ...] = _knob((DEFAULT_REDIRECT_URI,), "registered redirect URIs (exact match)")
     app_scopes: tuple[str, ...] = _knob(DEFAULT_APP_SCOPES, "scopes the app is approved for")
-    access_ttl: int = _knob(86400, "access token lifetime, seconds (expires_in)")
-    refresh_ttl: int = _knob(31536000, "refresh token lifetime, seconds (refresh_expires_in)")
+    access_ttl: int = _knob(7200, "access token lifetime, seconds (expires_in; TikTok: 2 hours)")
+    refresh_ttl: int = _knob(
+        15552000, "refresh token lifetime, seconds (refresh_expires_in; TikTok: 180 days)"
+    )
     code_ttl: int = _knob(300, "authorization code lifetime, seconds")
     strict_rotation: bool = _knob(True, "each refresh issues a new refresh token and kills the old one")
     sliding_refresh_expiry: bool = _knob(False, "a refresh restarts the refresh token lifetime")
     omit_refresh_expires_in: bool = _knob(False, "leave refresh_expires_in out of token responses")
     pkce: str = _knob("required", "PKCE on the authorize page: required or optional")
     challenge_encoding: str = _knob(
-        "base64url", "S256 challenge encoding the server expects: base64url or hex"
+        "hex", "S256 challenge encoding the server expects: hex (TikTok) or base64url (RFC 7636)"
     )
     token_errors_http_200: bool = _knob(True, "token endpoint errors come in HTTP 200 (else 400)")
     non_target_mode: str = _knob(
@@ -59,6 +61,7 @@ class EmulatorConfig:
     rate_window_seconds: float = _knob(60.0, "length of the sliding rate-limit window, seconds")
     send_retry_after: bool = _knob(True, "send a Retry-After header with 429 responses")
     hang_seconds: float = _knob(60.0, "how long a 'timeout' fault holds the request before closing")
+    client_token_ttl: int = _knob(7200, "client access token lifetime, seconds (client_credentials grant)")
     record_limit: int = _knob(100_000, "recorded requests kept (oldest dropped; counters are exact)")
     start_time: float | None = _knob(None, "emulator clock start, Unix seconds (default: now)")
     host: str = _knob("127.0.0.1", "listen address")
@@ -80,7 +83,14 @@ class EmulatorConfig:
         for name in ("users", "videos", "non_target_users", "rate_limit_per_minute", "record_limit"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0")
-        for name in ("access_ttl", "refresh_ttl", "code_ttl", "rate_window_seconds", "record_limit"):
+        for name in (
+            "access_ttl",
+            "refresh_ttl",
+            "client_token_ttl",
+            "code_ttl",
+            "rate_window_seconds",
+            "record_limit",
+        ):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be > 0")
         if self.latency < 0 or self.hang_seconds < 0:

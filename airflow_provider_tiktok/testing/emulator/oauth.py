@@ -121,9 +121,12 @@ def token(state: EmulatorState, request: Request) -> Response:
             body = state.tokens.exchange_code(form, cfg, now)
         elif grant_type == "refresh_token":
             body = state.tokens.refresh(form.get("refresh_token", ""), cfg, now)
+        elif grant_type == "client_credentials":
+            return Response(200, dump(state.tokens.issue_client_token(cfg, now)))
         else:
             raise TokenError(
-                "unsupported_grant_type", "grant_type must be authorization_code or refresh_token."
+                "unsupported_grant_type",
+                "grant_type must be authorization_code, refresh_token or client_credentials.",
             )
     except TokenError as exc:
         return oauth_error(exc.error, exc.description, status=200 if cfg.token_errors_http_200 else 400)

@@ -71,5 +71,16 @@ ERROR_STATUS: dict[str, int] = {
 }
 
 FAULT_KINDS = frozenset(
-    {"429", "500", "503", "timeout", "reset", "malformed_json", "error_in_200", "empty_page"}
+    {
+        "429",
+        "500",
+        "503",
+        "timeout",
+        "reset",
+        "malformed_json",
+        "error_in_200",
+        "empty_page",
+        "lost_response",
+        "slow_response",
+    }
 )

@@ -59,6 +59,7 @@ class TokenBook:
         self._codes: dict[str, CodeGrant] = {}
         self._access: dict[str, Grant] = {}
         self._refresh: dict[str, Grant] = {}
+        self._clients: dict[str, float] = {}
 
     def issue_code(self, grant: CodeGrant) -> str:
         """Store ``grant`` and return its one-time code."""
@@ -104,6 +105,18 @@ class TokenBook:
         """Issue a token pair without the OAuth dance (test shortcut)."""
         with self._lock:
             return self._issue(open_id, scopes, cfg, now, now + cfg.refresh_ttl)
+
+    def issue_client_token(self, cfg: EmulatorConfig, now: float) -> dict[str, Any]:
+        """Client-credentials grant: an app-level ``clt.`` token (no user, no refresh token)."""
+        token = "clt." + secrets.token_urlsafe(45)
+        with self._lock:
+            self._clients[token] = now + cfg.client_token_ttl
+        return {"access_token": token, "expires_in": cfg.client_token_ttl, "token_type": "Bearer"}
+
+    def client_token_valid(self, token: str, now: float) -> bool:
+        """True while a client access token is known and unexpired."""
+        expires = self._clients.get(token)
+        return expires is not None and expires > now
 
     def access_grant(self, token: str) -> Grant | None:
         """The grant behind an access token, expired or not; None if unknown or revoked."""
@@ -154,4 +167,5 @@ def _check_verifier(challenge: str | None, verifier: str | None, encoding: str) 
     if not verifier:
         raise TokenError("invalid_grant", "code_verifier is required.")
     if not hmac.compare_digest(pkce_challenge(verifier, encoding), challenge):
-        raise TokenError("invalid_grant", "code_verifier does not match the code_challenge.")
+        # TikTok's words for a verifier that does not hash to the challenge (e.g. a base64url challenge).
+        raise TokenError("invalid_request", "Code verifier or code challenge is invalid.")
