@@ -185,6 +185,30 @@ def link_account(
         )
 
 
+def store_account(
+    *,
+    app_conn_id: str,
+    tokens: TokenSet,
+    profile: dict[str, Any],
+    open_id: str,
+    linked_by: str,
+    session: Session | None = None,
+) -> LinkResult:
+    """Write an account whose tokens were obtained elsewhere (e.g. imported): connection and registry.
+
+    :param app_conn_id: the app connection the tokens were issued for.
+    :param tokens: the account's token set.
+    :param profile: ``/v2/user/info/`` fields (``display_name``, ``username``) used to name it.
+    :param open_id: the account's open_id.
+    :param linked_by: who to show as having linked it.
+    :param session: metadata DB session; None opens one and commits.
+    """
+    with _session_scope(session) as db:
+        return _store_account(
+            db, app_conn_id=app_conn_id, tokens=tokens, profile=profile, open_id=open_id, linked_by=linked_by
+        )
+
+
 def _profile_label(profile: dict[str, Any], open_id: str) -> str:
     if profile.get("username"):
         return f"@{profile['username']}"
