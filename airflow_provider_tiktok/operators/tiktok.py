@@ -176,10 +176,10 @@ class TikTokToS3Operator(BaseOperator):
 
     def _run(self, context: Context) -> list[str]:
         report_date = date.fromisoformat(str(self.report_date))
-        tokens = self.tiktok_hook.valid_tokens(self.min_token_validity)
         info = self.tiktok_hook.account
         self._label = info.label
         cast("dict[str, Any]", context)[ACCOUNT_LABEL_CONTEXT_KEY] = info.label
+        tokens = self.tiktok_hook.valid_tokens(self.min_token_validity)
         self.log.info("Reporting %s (%s) for %s", info.label, self.account_conn_id, report_date)
         keys = self._keys(context, report_date, info.open_id)
         user = self.tiktok_hook.get_user_info(fields=_user_fields(tokens))

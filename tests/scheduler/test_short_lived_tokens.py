@@ -1,0 +1,195 @@
+"""No report fails for its token's age, under a real scheduler (LocalExecutor, Task SDK), with tokens that
+live 60 seconds: a 10-date backfill overlapping the daily run, latency on every TikTok call so the whole
+lasts many token lifetimes, one account revoked at TikTok mid-way, and one report cleared and run again
+after its token expired.
+
+Every report task starts with an access token older than its 5-minute floor, so each one refreshes, many at
+once across runs (strict rotation): the losers of those races must take the winner's set, never call the
+account broken. Only the revoked account may be told to relink.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import boto3
+import pytest
+
+from airflow_provider_tiktok.connections import refresh_failure_variable_key
+from airflow_provider_tiktok.hooks.tiktok import TOKEN_PATH, TikTokHook
+from airflow_provider_tiktok.testing.airflow_stack import AirflowStack
+from airflow_provider_tiktok.tokens import TokenSet
+from tests.scheduler.linking_env import APP_CONN_ID, app_connection_json, link_through_code_flow
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from airflow_provider_tiktok.testing.emulator import TikTokEmulator
+
+DAG_ID = "tiktok_daily_report"
+DAGS_FOLDER = Path(__file__).resolve().parents[2] / "dags"
+DATES = 10
+ACCESS_TTL = 60
+
+
+@pytest.fixture(scope="module")
+def emulator() -> Iterator[TikTokEmulator]:
+    from airflow_provider_tiktok.testing.emulator import EmulatorConfig, TikTokEmulator
+
+    config = EmulatorConfig(
+        users=4, videos=60, non_target_users=0, strict_rotation=True, access_ttl=ACCESS_TTL, latency=0.2
+    )
+    with TikTokEmulator(config) as emu:
+        yield emu
+
+
+@pytest.fixture(scope="module")
+def bucket(moto_s3: str) -> str:
+    name = "short-token-reports"
+    boto3.client("s3", endpoint_url=moto_s3, region_name="us-east-1").create_bucket(Bucket=name)
+    return name
+
+
+@pytest.fixture(scope="module")
+def stack(emulator: TikTokEmulator, bucket: str, moto_s3: str) -> Iterator[tuple[AirflowStack, list[str]]]:
+    app = app_connection_json(emulator)
+    env = {f"AIRFLOW_CONN_{APP_CONN_ID.upper()}": app}
+    conn_ids = []
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(f"AIRFLOW_CONN_{APP_CONN_ID.upper()}", app)
+        for user in emulator.target_users:
+            info, conn_json = link_through_code_flow(emulator, user.open_id)
+            env[f"AIRFLOW_CONN_{info.conn_id.upper()}"] = conn_json
+            conn_ids.append(info.conn_id)
+    env["AIRFLOW_VAR_TIKTOK_ACCOUNTS"] = json.dumps(conn_ids)
+    env["AIRFLOW_VAR_TIKTOK_REPORT_SETTINGS"] = json.dumps({"bucket": bucket, "aws_conn_id": "aws_test"})
+    with AirflowStack(DAGS_FOLDER, env=env, parallelism=8) as running:
+        running.wait_for_dag(DAG_ID)
+        yield running, conn_ids
+
+
+def _dates() -> list[str]:
+    today = datetime.now(timezone.utc).date()
+    return [(today - timedelta(days=offset)).isoformat() for offset in range(DATES + 1, 1, -1)]
+
+
+def _wait(condition: Any, what: str, stack: AirflowStack, timeout: float = 900) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(2)
+    raise TimeoutError(f"{what} within {timeout:.0f}s\n{stack.logs_tail()}")
+
+
+def _reports(stack: AirflowStack, runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every mapped report task instance of ``runs`` (label = the account's conn id or name)."""
+    return [
+        ti
+        for run in runs
+        for ti in stack.task_instances(DAG_ID, run["dag_run_id"])
+        if ti["task_id"] == "report"
+    ]
+
+
+def _variable(stack: AirflowStack, key: str) -> str | None:
+    result = stack.cli("variables", "get", key, check=False)
+    return result.stdout.strip() if result.returncode == 0 else None
+
+
+@pytest.mark.timeout(1800)
+def test_no_report_fails_for_token_age_and_only_the_revoked_account_says_relink(
+    stack: tuple[AirflowStack, list[str]], emulator: TikTokEmulator, bucket: str, moto_s3: str
+) -> None:
+    airflow, conn_ids = stack
+    revoked_conn, revoked_user = conn_ids[-1], emulator.target_users[-1]
+    dates = _dates()
+    started = time.monotonic()
+    airflow.cli(
+        "backfill", "create", "--dag-id", DAG_ID, "--from-date", dates[0],
+        "--to-date", f"{dates[-1]}T23:59:59", "--max-active-runs", "4",
+    )  # fmt: skip
+    airflow.unpause(DAG_ID)  # also starts the latest scheduled run beside the backfill
+
+    # Revoke one account at TikTok once the first backfill run has finished: the runs after it meet it.
+    _wait(
+        lambda: any(r["state"] == "success" for r in airflow.dag_runs(DAG_ID) if r["run_type"] == "backfill"),
+        "a first backfill run succeeded",
+        airflow,
+    )
+    emulator.revoke_all(revoked_user.open_id)
+    runs = airflow.wait_for_runs(DAG_ID, DATES + 1, timeout=1500)
+    elapsed = time.monotonic() - started
+
+    reports = _reports(airflow, runs)
+    # The prepare task maps the registry in order: the revoked account is the last map index.
+    by_account = Counter((ti["map_index"] == len(conn_ids) - 1, ti["state"]) for ti in reports)
+    assert len(reports) == (DATES + 1) * len(conn_ids)
+    # Other accounts: every report succeeded, whatever its token's age; none was ever called broken.
+    assert by_account[(False, "success")] == (DATES + 1) * (len(conn_ids) - 1), by_account
+    for conn_id in conn_ids[:-1]:
+        assert _variable(airflow, refresh_failure_variable_key(conn_id)) is None, conn_id
+    # The revoked account: broken, told to relink, its reports after the revocation failed for good.
+    assert by_account[(True, "failed")] >= 1, by_account
+    failure = json.loads(_variable(airflow, refresh_failure_variable_key(revoked_conn)) or "{}")
+    assert failure["message"].startswith("Relink TikTok account")
+    logs = "\n".join(airflow.task_log_texts())
+    assert "Relink TikTok account" in logs
+
+    statuses = Counter(r.status for r in emulator.requests if r.path == TOKEN_PATH)
+    print(  # the figures of the note (pytest -s)
+        f"\n[short tokens] {len(runs)} runs, {len(reports)} report tasks in {elapsed:.0f}s "
+        f"({elapsed / ACCESS_TTL:.1f} token lifetimes); token requests {dict(statuses)}; "
+        f"report states {dict(by_account)}"
+    )
+    assert elapsed > 3 * ACCESS_TTL  # the whole outlived several access tokens
+
+
+@pytest.mark.timeout(600)
+def test_a_report_cleared_after_its_token_expired_runs_again_and_lands(
+    stack: tuple[AirflowStack, list[str]], emulator: TikTokEmulator
+) -> None:
+    airflow, _ = stack
+    run = next(r for r in airflow.dag_runs(DAG_ID) if r["run_type"] == "scheduled")
+    emulator.clock.advance(2 * ACCESS_TTL)  # every access token Airflow holds is dead at TikTok now
+    response = airflow.api(
+        "POST",
+        f"/dags/{DAG_ID}/clearTaskInstances",
+        json={
+            "dry_run": False,
+            "dag_run_id": run["dag_run_id"],
+            "task_ids": [["report", 0]],
+            "only_failed": False,
+        },
+    )
+    response.raise_for_status()
+
+    def landed_again() -> dict[str, Any] | None:
+        (ti,) = [
+            t
+            for t in airflow.task_instances(DAG_ID, run["dag_run_id"])
+            if t["task_id"] == "report" and t["map_index"] == 0
+        ]
+        return ti if ti["try_number"] >= 2 and ti["state"] in ("success", "failed") else None
+
+    ti = _wait(landed_again, "the cleared report finished", airflow, timeout=500)
+    assert ti["state"] == "success", airflow.logs_tail()
+
+
+def test_every_other_account_is_still_refreshable(
+    stack: tuple[AirflowStack, list[str]], emulator: TikTokEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    airflow, conn_ids = stack
+    monkeypatch.setenv(f"AIRFLOW_CONN_{APP_CONN_ID.upper()}", app_connection_json(emulator))
+    for conn_id in conn_ids[:-1]:
+        raw = _variable(airflow, f"tiktok_token__{conn_id}")
+        assert raw is not None, conn_id
+        tokens = TokenSet.from_dict(json.loads(raw))
+        with TikTokHook(APP_CONN_ID) as hook:
+            assert hook.refresh_tokens(tokens).open_id == tokens.open_id  # the newest refresh token works
