@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 
 import pytest
@@ -84,6 +85,23 @@ def test_reset_drops_the_connection(flow: Flow, emu: TikTokEmulator, token: str)
         flow.api(token, VIDEO, "id")
     assert flow.api(token, VIDEO, "id").status_code == 200
     assert [r.status for r in emu.requests if r.path == VIDEO] == [0, 200]
+
+
+@pytest.mark.parametrize("kind", ["timeout", "reset", "lost_response"])
+def test_a_dropped_connection_leaves_no_traceback(
+    emu: TikTokEmulator, token: str, kind: str, capfd: pytest.CaptureFixture[str]
+) -> None:
+    emu.configure(hang_seconds=0.2)
+    emu.inject_fault(kind, path=USER, times=1)
+    headers = {"Authorization": f"Bearer {token}"}
+    before = emu.open_connections()  # the flow's own keep-alive connection
+    with requests.Session() as session, pytest.raises(requests.ConnectionError):
+        session.get(emu.base_url + USER, params={"fields": "open_id"}, headers=headers, timeout=5)
+    deadline = time.monotonic() + 10
+    while emu.open_connections() > before and time.monotonic() < deadline:  # until the handler ended
+        time.sleep(0.01)
+    assert emu.open_connections() == before
+    assert "Traceback" not in capfd.readouterr().err
 
 
 def test_empty_page_keeps_has_more_and_the_cursor(flow: Flow, emu: TikTokEmulator, token: str) -> None:

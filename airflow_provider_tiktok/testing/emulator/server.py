@@ -112,11 +112,12 @@ class _Handler(BaseHTTPRequestHandler):
     def _drop(self, *, reset: bool) -> None:
         """Close without answering; ``reset`` sends a TCP RST instead of a FIN."""
         self.close_connection = True
-        if reset:
+        if reset:  # the socket is closed once the handler finishes: with linger 0 that sends the RST
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        self.rfile.close()
-        self.wfile.close()
-        self.connection.close()
+            return
+        # The handler's files stay open (the server flushes and closes them after this returns).
+        with contextlib.suppress(OSError):
+            self.connection.shutdown(socket.SHUT_RDWR)
 
 
 class _EmulatorHTTPServer(ThreadingHTTPServer):
@@ -138,6 +139,11 @@ class _EmulatorHTTPServer(ThreadingHTTPServer):
                 self._open.add(conn)
             else:
                 self._open.discard(conn)
+
+    def open_count(self) -> int:
+        """How many accepted connections are still being served."""
+        with self._open_lock:
+            return len(self._open)
 
     def drop_all(self) -> None:
         """Shut every open connection down."""
@@ -162,6 +168,10 @@ class TikTokEmulator:
         self._thread: threading.Thread | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
+    def open_connections(self) -> int:
+        """Connections the server is still serving (0 once every client has gone and its handler ended)."""
+        return self._server.open_count() if self._server is not None else 0
+
     def start(self) -> TikTokEmulator:
         """Bind the socket and serve in a daemon thread; returns self."""
         cfg = self._state.config
