@@ -96,7 +96,7 @@ def test_link_list_relink_unlink(emu: TikTokEmulator) -> None:
     statuses = list_accounts()
     assert {s.conn_id for s in statuses} == {first.account.conn_id, second.account.conn_id}
     assert [s.status for s in statuses] == ["ok", "ok"]
-    assert all((s.refresh_days_left or 0) > 300 for s in statuses)
+    assert all(179 < (s.refresh_days_left or 0) <= 180 for s in statuses)  # TikTok: 180 days
 
     assert unlink_account(first.account.conn_id) is None
     assert emu.count(path="/v2/oauth/revoke/") == 1

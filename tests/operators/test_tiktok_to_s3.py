@@ -33,7 +33,13 @@ if TYPE_CHECKING:
     from airflow_provider_tiktok.testing.emulator import EmulatedUser, TikTokEmulator
 
 SCOPES = "user.info.basic,user.info.profile,user.info.stats,video.list"
-FAST_HOOK = {"timeout": (2, 5), "max_retries": 1, "backoff_base": 0.01, "backoff_cap": 0.05}
+FAST_HOOK = {
+    "timeout": (2, 5),
+    "max_retries": 1,
+    "backoff_base": 0.01,
+    "backoff_cap": 0.05,
+    "refresh_race_wait": timedelta(0),  # no other task races these: invalid_grant is final at once
+}
 
 
 class RecordingTaskInstance:
@@ -67,10 +73,15 @@ def bucket(s3: Any) -> str:
     return name
 
 
-def link_env(emu: TikTokEmulator, monkeypatch: pytest.MonkeyPatch, user: EmulatedUser) -> str:
-    """Link ``user`` as an account connection given by an ``AIRFLOW_CONN_*`` env var; returns its id."""
+def link_env(
+    emu: TikTokEmulator, monkeypatch: pytest.MonkeyPatch, user: EmulatedUser, age: timedelta = timedelta(0)
+) -> str:
+    """Link ``user`` as an account connection given by an ``AIRFLOW_CONN_*`` env var; returns its id.
+
+    ``age``: how long ago the stored token set was issued (by our data).
+    """
     monkeypatch.setenv("AIRFLOW_CONN_TIKTOK_DEFAULT", json.dumps(app_connection(emu, scopes=SCOPES)))
-    now = datetime.now(timezone.utc)
+    now = datetime.now(timezone.utc) - age
     tokens = TokenSet.from_token_response(
         emu.issue_tokens(user.open_id, scopes=SCOPES), now=now, linked_at=now
     )
@@ -259,11 +270,52 @@ def test_encrypt_asks_for_sse_s3(account: str, bucket: str, s3: Any) -> None:
 def test_revoked_account_fails_without_retry_and_writes_nothing(
     emu: TikTokEmulator, account: str, bucket: str, s3: Any
 ) -> None:
+    from airflow.models import Variable
+
+    from airflow_provider_tiktok.tokens import TokenStore
+
     emu.revoke_all(emu.target_users[0].open_id)
     with pytest.raises(AirflowFailException, match=r"relink account @ana\.lucia at http") as raised:
         run(make_operator(account, bucket))
+    assert str(raised.value).startswith("Relink TikTok account @ana.lucia")  # what to do comes first
     assert account in str(raised.value)
     assert keys_in(s3, bucket) == []
+    assert TokenStore().refresh_failure(account) is not None  # the page shows it broken at once
+    last_run = json.loads(Variable.get(f"tiktok_report__{account}"))["last_run"]
+    assert (last_run["ok"], last_run["needs_relink"]) == (False, True)
+
+
+def test_a_report_starting_with_an_aged_token_refreshes_first_and_lands(
+    emu: TikTokEmulator, monkeypatch: pytest.MonkeyPatch, bucket: str, s3: Any
+) -> None:
+    from airflow_provider_tiktok.tokens import TokenStore
+
+    account = link_env(emu, monkeypatch, emu.target_users[1], age=timedelta(seconds=7200 - 60))
+    try:
+        uris, ti = run(make_operator(account, bucket))
+        assert len(uris) == 2
+        assert ti.xcoms[SUMMARY_XCOM_KEY]["rows"] == len(expected_videos(emu.target_users[1], yesterday()))
+        assert emu.count("/v2/oauth/token/") == 1
+        assert TokenStore().load_rotated(account) is not None  # saved for every later task
+    finally:
+        from airflow.models import Variable
+
+        for key in (f"tiktok_report__{account}", f"tiktok_token__{account}"):
+            Variable.delete(key)
+
+
+def test_status_keeps_the_newest_date_when_an_older_one_is_backfilled(
+    account: str, bucket: str, s3: Any
+) -> None:
+    from airflow.models import Variable
+
+    newest = yesterday()
+    older = newest - timedelta(days=3)
+    run(make_operator(account, bucket, report_date=newest.isoformat(), account_key=None))
+    run(make_operator(account, bucket, report_date=older.isoformat(), account_key=None))
+    status = json.loads(Variable.get(f"tiktok_report__{account}"))
+    assert (status["report_date"], status["newest_report_date"]) == (older.isoformat(), newest.isoformat())
+    assert status["last_run"] == {**status["last_run"], "report_date": older.isoformat(), "ok": True}
 
 
 def test_api_failing_mid_pagination_is_transient_and_writes_nothing(
