@@ -169,20 +169,29 @@ def link_account(
     """
     hook = _hook(app_conn_id)
     tokens = hook.exchange_code(code, code_verifier=code_verifier, redirect_uri=redirect_uri)
-    profile = hook.get_user_info(access_token=tokens.access_token, scopes=tokens.scope)
-    open_id = str(profile.get("open_id") or tokens.open_id)
-    if expected_open_id and open_id != expected_open_id:
-        got = _profile_label(profile, open_id)
-        raise WrongAccountError(
-            expected=expected_label or expected_open_id,
-            expected_open_id=expected_open_id,
-            got=got,
-            got_open_id=open_id,
-        )
-    with _session_scope(session) as db:
-        return _store_account(
-            db, app_conn_id=app_conn_id, tokens=tokens, profile=profile, open_id=open_id, linked_by=linked_by
-        )
+    try:
+        profile = checked_profile(hook.get_user_info(access_token=tokens.access_token, scopes=tokens.scope))
+        open_id = profile.get("open_id") or tokens.open_id
+        if expected_open_id and open_id != expected_open_id:
+            raise WrongAccountError(
+                expected=expected_label or expected_open_id,
+                expected_open_id=expected_open_id,
+                got=_profile_label(profile, open_id),
+                got_open_id=open_id,
+            )
+        with _session_scope(session) as db:
+            return _store_account(
+                db,
+                app_conn_id=app_conn_id,
+                tokens=tokens,
+                profile=profile,
+                open_id=open_id,
+                linked_by=linked_by,
+            )
+    except BaseException:
+        # Nothing was stored: the tokens just issued must not stay alive at TikTok.
+        hook.revoke_quietly(tokens.access_token)
+        raise
 
 
 def store_account(
@@ -207,6 +216,28 @@ def store_account(
         return _store_account(
             db, app_conn_id=app_conn_id, tokens=tokens, profile=profile, open_id=open_id, linked_by=linked_by
         )
+
+
+#: ``/v2/user/info/`` fields the page stores or shows, with the longest value accepted.
+_PROFILE_TEXT_FIELDS = {"open_id": 256, "union_id": 256, "display_name": 512, "username": 256}
+
+
+def checked_profile(user: dict[str, Any]) -> dict[str, Any]:
+    """``user`` with its text fields checked: strings of sane length, or absent (TikTok's values are data).
+
+    :raises TikTokApiError: a field has another type or is absurdly long.
+    """
+    from airflow_provider_tiktok.errors import TikTokApiError
+
+    for name, longest in _PROFILE_TEXT_FIELDS.items():
+        value = user.get(name)
+        if value is not None and (not isinstance(value, str) or len(value) > longest):
+            raise TikTokApiError(
+                f"TikTok /v2/user/info/ returned an unusable {name!r} ({type(value).__name__}); "
+                "the account was not linked and its new token was revoked. Try linking again later.",
+                endpoint="/v2/user/info/",
+            )
+    return user
 
 
 def _profile_label(profile: dict[str, Any], open_id: str) -> str:

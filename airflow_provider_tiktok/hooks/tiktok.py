@@ -7,6 +7,7 @@ import hashlib
 import os
 import secrets
 import time
+from dataclasses import replace
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
@@ -300,6 +301,9 @@ class TikTokHook(BaseHook):
     def exchange_code(self, code: str, *, code_verifier: str, redirect_uri: str | None = None) -> TokenSet:
         """Exchange an authorization code for a token set (tokens masked before anything can log them).
 
+        A response that cannot be used is refused, and any access token it carries is revoked at TikTok,
+        so no live token is left behind.
+
         :param code: the ``code`` of the callback.
         :param code_verifier: the PKCE verifier whose challenge went into the authorize URL.
         :param redirect_uri: the redirect URI used in the authorize URL (default: the app connection's).
@@ -311,12 +315,20 @@ class TikTokHook(BaseHook):
             "redirect_uri": redirect_uri or self.app.redirect_uri,
         }
         now = self._clock()
-        return self._token_set(self._token_request(form, account=None), now=now, linked_at=now)
+        body = self._token_request(form, account=None)
+        try:
+            return TokenSet.from_token_response(body, now=now, linked_at=now)
+        except (ValueError, TypeError) as exc:
+            self.revoke_quietly(body.get("access_token"))
+            raise self._unusable(body, exc) from None
 
     def refresh_tokens(self, tokens: TokenSet) -> TokenSet:
         """Run the refresh grant and return the new set; nothing is persisted here.
 
-        A refresh token that has expired per our data is not sent (it could only fail).
+        A refresh token that has expired per our data is not sent (it could only fail). A response that
+        is malformed but carries a new refresh token is never thrown away: TikTok has already rotated, so
+        the tokens are kept with cautious expiries (the access token counts as expired, the refresh expiry
+        stays the previous one).
 
         :param tokens: the current effective token set of the account.
         """
@@ -333,8 +345,44 @@ class TikTokHook(BaseHook):
             )
         form = {"grant_type": "refresh_token", "refresh_token": tokens.refresh_token}
         linked_at = self.account.linked_at if self.is_account else None
-        fresh = self._token_set(self._token_request(form, account=label), now=now, linked_at=linked_at)
+        body = self._token_request(form, account=label)
+        try:
+            fresh = TokenSet.from_token_response(body, now=now, linked_at=linked_at)
+        except (ValueError, TypeError) as exc:
+            return self._salvage(body, tokens, now, exc)
         return with_refresh_expiry(fresh, tokens)
+
+    def _salvage(self, body: dict[str, Any], previous: TokenSet, now: datetime, exc: Exception) -> TokenSet:
+        """Keep the tokens of a malformed refresh response, or raise when it holds none."""
+        access, refresh = body.get("access_token"), body.get("refresh_token")
+        if not (isinstance(access, str) and access and isinstance(refresh, str) and refresh):
+            raise self._unusable(body, exc) from None
+        mask_tokens(access, refresh)
+        self.log.warning(
+            "TikTok's refresh answer for %s was malformed (%s); keeping its tokens with cautious expiries.",
+            self._label or previous.open_id,
+            exc,
+        )
+        return replace(
+            previous, access_token=access, access_token_expires_at=now, refresh_token=refresh, issued_at=now
+        )
+
+    def _unusable(self, body: dict[str, Any], exc: Exception) -> TikTokApiError:
+        log_id = body.get("log_id")
+        return TikTokApiError(
+            f"TikTok {TOKEN_PATH} returned an unusable token response ({exc}); try again later.",
+            endpoint=TOKEN_PATH,
+            log_id=log_id if isinstance(log_id, str) else None,
+        )
+
+    def revoke_quietly(self, access_token: Any) -> None:
+        """Revoke ``access_token`` if it is one, logging (never raising) a failure: used while failing."""
+        if not isinstance(access_token, str) or not access_token:
+            return
+        try:
+            self.revoke(access_token)
+        except Exception as exc:
+            self.log.warning("Could not revoke a token TikTok issued before the failure: %s", exc)
 
     def revoke(self, access_token: str) -> None:
         """Revoke an access token (used when unlinking an account).
@@ -365,16 +413,6 @@ class TikTokHook(BaseHook):
             data=form,
             headers=headers,
         )
-
-    def _token_set(self, body: dict[str, Any], *, now: datetime, linked_at: datetime | None) -> TokenSet:
-        try:
-            return TokenSet.from_token_response(body, now=now, linked_at=linked_at)
-        except (ValueError, TypeError) as exc:
-            raise TikTokApiError(
-                f"TikTok {TOKEN_PATH} returned an unusable token response ({exc}); try again later.",
-                endpoint=TOKEN_PATH,
-                log_id=body.get("log_id"),
-            ) from None
 
     # ----------------------------------------------------------------- Display API
 
