@@ -66,8 +66,9 @@ class TikTokToS3Operator(BaseOperator):
 
     :param account_conn_id: the account connection (``tiktok_account_<slug>``). (templated)
     :param bucket: S3 bucket to write to. (templated)
-    :param key: key of ``video_stats.csv``; after Jinja, ``{report_date}``, ``{open_id}`` and
-        ``{account}`` (the connection id) are filled in. (templated)
+    :param key: key of ``video_stats.csv``; ``{report_date}``, ``{open_id}`` and ``{account}`` (the
+        connection id) are filled in. (templated: Jinja set here in a DAG file is rendered by Airflow;
+        a value from XCom or params is never rendered)
     :param account_key: key of ``account_stats.csv`` (same placeholders); empty or None writes no
         account file. (templated)
     :param report_date: the day the report stands for, ``YYYY-MM-DD``; defaults to ``{{ ds }}``. (templated)
@@ -175,7 +176,7 @@ class TikTokToS3Operator(BaseOperator):
         self._label = info.label
         cast("dict[str, Any]", context)[ACCOUNT_LABEL_CONTEXT_KEY] = info.label
         self.log.info("Reporting %s (%s) for %s", info.label, self.account_conn_id, report_date)
-        keys = self._keys(context, report_date, info.open_id)
+        keys = self._keys(report_date, info.open_id)
         user = self.tiktok_hook.get_user_info(fields=_user_fields(tokens), access_token=tokens.access_token)
         account = ReportAccount(
             report_date=report_date,
@@ -199,16 +200,18 @@ class TikTokToS3Operator(BaseOperator):
     def _escaping(self) -> FormulaEscaping:
         return cast("FormulaEscaping", self.formula_escaping)
 
-    def _keys(self, context: Context, report_date: date, open_id: str) -> list[str]:
-        """Render (Jinja, then placeholders) the video key and, when enabled, the account key."""
+    def _keys(self, report_date: date, open_id: str) -> list[str]:
+        """Fill the placeholders of the video key and, when enabled, the account key.
+
+        Never renders Jinja: Airflow rendered the template fields set in a DAG file before ``execute``;
+        values that arrived through XCom (the DAG's settings, which may come from run params) are data,
+        and :func:`fill_key` refuses a template that still holds Jinja.
+        """
         templates = [self.key] + ([self.account_key] if self.account_key else [])
-        keys = []
-        for template in templates:
-            # Templates resolved from XCom (the DAG's settings) are not Jinja-rendered by Airflow.
-            rendered = self.render_template(template, context) if "{{" in template else template
-            keys.append(
-                fill_key(rendered, report_date=report_date, open_id=open_id, account=self.account_conn_id)
-            )
+        keys = [
+            fill_key(template, report_date=report_date, open_id=open_id, account=self.account_conn_id)
+            for template in templates
+        ]
         if len(set(keys)) != len(keys):
             raise TikTokConfigError(
                 f"The video and account S3 keys are the same ({keys[0]!r}); make them differ."

@@ -251,7 +251,8 @@ def test_s3_down_fails_reports_and_run(deployment: Deployment, monkeypatch: pyte
         "AIRFLOW_CONN_AWS_DEAD",
         json.dumps({"conn_type": "aws", "login": "x", "password": "y", "extra": dead}),
     )
-    run = load_dag().test(logical_date=logical_date(4), run_conf={"aws_conn_id": "aws_dead"})
+    setup.settings(bucket=setup.bucket, aws_conn_id="aws_dead")  # runs cannot choose the connection
+    run = load_dag().test(logical_date=logical_date(4))
     states = task_states(run)
     assert str(run.state) == "failed"
     assert states[("report", 0)] == "failed"
