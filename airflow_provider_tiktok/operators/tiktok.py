@@ -20,6 +20,7 @@ from airflow_provider_tiktok.report_settings import (
 )
 from airflow_provider_tiktok.reports import (
     VIDEO_FIELDS,
+    InvalidVideoError,
     ReportAccount,
     iso_utc,
     report_cutoff,
@@ -186,14 +187,14 @@ class TikTokToS3Operator(BaseOperator):
             display_name=user.get("display_name") or info.display_name or None,
         )
         with _temp_csv() as videos_file, _temp_csv() as account_file:
-            rows = self._write_videos(videos_file, account, tokens)
+            rows, skipped = self._write_videos(videos_file, account, tokens)
             write_account_report(account_file, user, account, formula_escaping=self._escaping)
             account_file.flush()
             files = [(videos_file.name, keys[0])]
             if len(keys) > 1:
                 files.append((account_file.name, keys[1]))
             self._upload_all(files)
-        self._record(context, info, report_date, rows, [key for _, key in files])
+        self._record(context, info, report_date, (rows, skipped), [key for _, key in files])
         return [f"s3://{self.bucket}/{key}" for _, key in files]
 
     @property
@@ -218,10 +219,11 @@ class TikTokToS3Operator(BaseOperator):
             )
         return keys
 
-    def _write_videos(self, fileobj: IO[str], account: ReportAccount, tokens: TokenSet) -> int:
-        """Stream every video into ``fileobj``; return the number of rows."""
+    def _write_videos(self, fileobj: IO[str], account: ReportAccount, tokens: TokenSet) -> tuple[int, int]:
+        """Stream every video into ``fileobj``; return the numbers of rows written and skipped."""
         cutoff = report_cutoff(account.report_date, self.report_timezone)
         videos = self.tiktok_hook.iter_videos(fields=list(VIDEO_FIELDS), access_token=tokens.access_token)
+        skipped: list[InvalidVideoError] = []
         rows = write_video_report(
             fileobj,
             videos,
@@ -229,10 +231,18 @@ class TikTokToS3Operator(BaseOperator):
             created_before=cutoff,
             formula_escaping=self._escaping,
             on_row=self._log_progress,
+            on_skip=skipped.append,
         )
         fileobj.flush()
         self.log.info("Wrote %d video rows (videos created before %s)", rows, iso_utc(cutoff))
-        return rows
+        if skipped:
+            self.log.warning(
+                "Skipped %d video(s) of %s that TikTok sent with invalid data (see the warnings above); "
+                "they are counted as skipped_rows in the manifest.",
+                len(skipped),
+                getattr(self, "_label", None) or self.account_conn_id,
+            )
+        return rows, len(skipped)
 
     def _log_progress(self, rows: int) -> None:
         if rows % _PROGRESS_EVERY == 0:
@@ -269,15 +279,19 @@ class TikTokToS3Operator(BaseOperator):
             self.log.exception("Could not remove %s after a failed upload", keys)
 
     def _record(
-        self, context: Context, info: AccountInfo, report_date: date, rows: int, keys: list[str]
+        self, context: Context, info: AccountInfo, report_date: date, counts: tuple[int, int], keys: list[str]
     ) -> None:
-        """Push the summary XCom and record the status Variable for the accounts page (best effort)."""
+        """Push the summary XCom and record the status Variable for the accounts page (best effort).
+
+        :param counts: video rows written and video rows skipped (invalid data from TikTok).
+        """
         summary = {
             "account_conn_id": self.account_conn_id,
             "account": info.label,
             "open_id": info.open_id,
             "report_date": report_date.isoformat(),
-            "rows": rows,
+            "rows": counts[0],
+            "skipped_rows": counts[1],
             "bucket": self.bucket,
             "keys": keys,
             "written_at": iso_utc(datetime.now(timezone.utc)),
