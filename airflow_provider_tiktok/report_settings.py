@@ -30,6 +30,7 @@ from string import Formatter
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from airflow_provider_tiktok.connections import check_open_id
 from airflow_provider_tiktok.errors import TikTokConfigError
 from airflow_provider_tiktok.reports import FORMULA_ESCAPING_MODES, report_date_for
 
@@ -385,7 +386,7 @@ def fill_key(template: str, *, report_date: date | str, open_id: str = "", accou
     """Fill the ``{report_date}``, ``{open_id}`` and ``{account}`` placeholders of a key template.
 
     Jinja is never rendered here: a template still holding ``{{`` came from settings or XCom (data), and
-    is refused.
+    is refused. An ``open_id`` outside TikTok's id alphabet is refused too, naming the account.
 
     :param template: key template (an operator argument from a DAG file is Jinja-rendered by Airflow first).
     :param report_date: the run's report date.
@@ -398,6 +399,8 @@ def fill_key(template: str, *, report_date: date | str, open_id: str = "", accou
         fields = {name for _text, name, _spec, _conv in Formatter().parse(template) if name is not None}
         if fields - set(values):
             raise KeyError(", ".join(sorted(fields - set(values))))
+        if "open_id" in fields:
+            check_open_id(open_id, account or "(unknown)")
         key = template.format_map(values)
     except (KeyError, IndexError, ValueError) as exc:
         raise TikTokConfigError(
