@@ -35,6 +35,30 @@ DEFAULT_AUTH_BASE_URL = "https://www.tiktok.com"
 REGISTRY_VARIABLE = "tiktok_accounts"
 _MAX_REDIRECT_URI_LEN = 512
 _MAX_SLUG_LEN = 60
+#: TikTok's open_id alphabet: UUIDs today (``723f24d7-e717-40f8-a2b6-cb8464cd23b4``), older ids like
+#: ``-000OBX2oClC2dFk0y5u3-YFpcVgMMgmw7PB``; letters, digits, ``-``, ``_`` and ``.`` (never first), at most
+#: 128 characters. Nothing that could leave an S3 partition (``/``, ``..``) or break a key.
+OPEN_ID_RE = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,127}$")
+
+
+def is_valid_open_id(open_id: Any) -> bool:
+    """True when ``open_id`` is a string in TikTok's id alphabet (safe in an S3 key and a file name)."""
+    return isinstance(open_id, str) and bool(OPEN_ID_RE.match(open_id)) and ".." not in open_id
+
+
+def check_open_id(open_id: Any, account: str) -> str:
+    """Return ``open_id``, or raise :class:`TikTokConfigError` naming ``account`` when it is not a TikTok id.
+
+    :param open_id: the value TikTok sent or the account connection holds.
+    :param account: how to name the account in the message (label or connection id).
+    """
+    if not is_valid_open_id(open_id):
+        raise TikTokConfigError(
+            f"TikTok account {account}: open_id {str(open_id)[:80]!r} is not a TikTok id (letters, digits, "
+            "'-', '_' and '.' only, at most 128 characters, no '..'), so it cannot go into an S3 key; "
+            "nothing was written. Unlink the account and link it again."
+        )
+    return open_id
 
 
 def rotation_variable_key(conn_id: str) -> str:

@@ -91,6 +91,9 @@ def prepare_run(
     change when the bucket is missing, a setting is invalid or there are more accounts than
     ``[core] max_map_length``.
 
+    Params are data: only the per-run choices (``accounts``, ``report_date``, ``formula_escaping``) and
+    the overrides the Variable allows are read from them, and nothing in them is rendered as Jinja.
+
     :param context: the task context (``params``, ``logical_date``, ``dag_run``).
     :param default_timezone: report timezone when no setting names one (the schedule's).
     :param backend: Variable/Connection storage (default: Task SDK in a task, ORM elsewhere).
@@ -103,7 +106,10 @@ def prepare_run(
     check_map_length(len(accounts), _max_map_length())
     dag_run = context.get("dag_run")
     report_date = run_report_date(
-        context.get("logical_date"), getattr(dag_run, "run_after", None), settings.timezone
+        context.get("logical_date"),
+        getattr(dag_run, "run_after", None),
+        settings.timezone,
+        requested=params.get("report_date"),
     ).isoformat()
     log.info(
         "Report date %s (%s), %d account(s), bucket %s",

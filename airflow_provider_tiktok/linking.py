@@ -25,6 +25,7 @@ from airflow_provider_tiktok.connections import (
     account_connection_extra,
     connection_extra,
     is_account_connection,
+    is_valid_open_id,
     refresh_failure_variable_key,
     report_status_variable_key,
     rotation_variable_key,
@@ -33,7 +34,7 @@ from airflow_provider_tiktok.errors import TikTokConfigError, TikTokError
 from airflow_provider_tiktok.tokens import DEFAULT_WARN_DAYS, OrmBackend, TokenSet, TokenStore, utcnow
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
     from datetime import datetime
 
     from sqlalchemy.orm import Session
@@ -64,6 +65,42 @@ class WrongAccountError(TikTokError):
         self.expected_open_id = expected_open_id
         self.got = got
         self.got_open_id = got_open_id
+
+
+class AlreadyLinkedError(TikTokError):
+    """The plain Link flow was consented by a TikTok user who is already linked, and the Airflow user may
+    not edit that account's connection: overwriting its tokens is a relink, which needs edit permission.
+
+    :param conn_id: the existing account connection.
+    :param label: how to name the account.
+    """
+
+    def __init__(self, *, conn_id: str, label: str) -> None:
+        super().__init__(
+            f"TikTok account {label} is already linked (connection {conn_id}); nothing was changed. "
+            "Regenerating its token needs the permission to edit that connection: ask an Airflow admin, "
+            "or someone who may edit connections, to click Regenerate token on its row."
+        )
+        self.conn_id = conn_id
+        self.label = label
+
+
+class UnsafeOpenIdError(TikTokError):
+    """TikTok sent an open_id outside its id alphabet (it would go into S3 keys); nothing is stored.
+
+    :param label: how to name the consenting TikTok user.
+    :param open_id: the value TikTok sent (shortened in the message).
+    """
+
+    def __init__(self, *, label: str, open_id: str) -> None:
+        super().__init__(
+            f"TikTok sent the open_id {open_id[:80]!r} for {label}, which is not a TikTok id (letters, "
+            "digits, '-', '_' and '.' only, no '/' or '..'); it would be used in S3 keys, so the account "
+            "was not linked. Try again later; if it "
+            "persists, report it to TikTok with the time of the attempt."
+        )
+        self.label = label
+        self.open_id = open_id
 
 
 @dataclass(frozen=True)
@@ -151,6 +188,7 @@ def link_account(
     linked_by: str,
     expected_open_id: str | None = None,
     expected_label: str | None = None,
+    may_overwrite: Callable[[str], bool] | None = None,
     session: Session | None = None,
 ) -> LinkResult:
     """Exchange an authorization code and store the account (link, or relink when it exists).
@@ -162,8 +200,12 @@ def link_account(
     :param linked_by: Airflow user who linked the account (shown on the page).
     :param expected_open_id: for "Regenerate token": the open_id the consenting user must have.
     :param expected_label: how to name the expected account in the error when another user consented.
+    :param may_overwrite: for a plain link (no ``expected_open_id``): asked with the existing connection id
+        when the consenting user is already linked; False refuses to overwrite it. None allows it.
     :param session: metadata DB session; None opens one and commits.
     :raises WrongAccountError: another TikTok user consented; nothing is written.
+    :raises AlreadyLinkedError: the user is already linked and ``may_overwrite`` said no; nothing is written.
+    :raises UnsafeOpenIdError: TikTok's open_id is not a TikTok id; nothing is written.
     :raises airflow_provider_tiktok.errors.TikTokApiError: TikTok refused the code or the profile
         request (the error carries log_id).
     """
@@ -171,7 +213,9 @@ def link_account(
     tokens = hook.exchange_code(code, code_verifier=code_verifier, redirect_uri=redirect_uri)
     try:
         profile = checked_profile(hook.get_user_info(access_token=tokens.access_token, scopes=tokens.scope))
-        open_id = profile.get("open_id") or tokens.open_id
+        open_id = str(profile.get("open_id") or tokens.open_id)
+        if not is_valid_open_id(open_id):
+            raise UnsafeOpenIdError(label=_profile_label(profile, "a TikTok user"), open_id=open_id)
         if expected_open_id and open_id != expected_open_id:
             raise WrongAccountError(
                 expected=expected_label or expected_open_id,
@@ -180,6 +224,16 @@ def link_account(
                 got_open_id=open_id,
             )
         with _session_scope(session) as db:
+            existing = _find_account_connection(db, open_id)
+            refused = (
+                existing is not None
+                and not expected_open_id
+                and may_overwrite is not None
+                and not may_overwrite(existing.conn_id)
+            )
+            if refused:
+                assert existing is not None
+                raise AlreadyLinkedError(conn_id=existing.conn_id, label=_profile_label(profile, open_id))
             return _store_account(
                 db,
                 app_conn_id=app_conn_id,
@@ -212,6 +266,8 @@ def store_account(
     :param linked_by: who to show as having linked it.
     :param session: metadata DB session; None opens one and commits.
     """
+    if not is_valid_open_id(open_id):
+        raise UnsafeOpenIdError(label=_profile_label(profile, "a TikTok user"), open_id=open_id)
     with _session_scope(session) as db:
         return _store_account(
             db, app_conn_id=app_conn_id, tokens=tokens, profile=profile, open_id=open_id, linked_by=linked_by
@@ -389,7 +445,8 @@ def _revoke(conn_id: str) -> str | None:
         info, tokens = TokenStore(backend=OrmBackend()).load(conn_id)
         _hook(info.app_conn_id).revoke(tokens.access_token)
     except (TikTokError, ValueError) as exc:
-        log.warning("Could not revoke the TikTok token of %s: %s", conn_id, exc)
+        # str(exc), not exc: the log masker redacts text, not exception objects.
+        log.warning("Could not revoke the TikTok token of %s: %s", conn_id, str(exc))
         return str(exc)
     except Exception as exc:  # the connection may be gone or unreadable: unlinking must still work
         log.warning("Could not revoke the TikTok token of %s: %s", conn_id, type(exc).__name__)
@@ -499,7 +556,9 @@ def _report_status(session: Session, conn_id: str) -> dict[str, Any]:
 
 __all__ = [
     "AccountStatus",
+    "AlreadyLinkedError",
     "LinkResult",
+    "UnsafeOpenIdError",
     "WrongAccountError",
     "link_account",
     "list_accounts",

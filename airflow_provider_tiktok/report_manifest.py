@@ -66,6 +66,7 @@ def build_manifest(
             "succeeded": len(ok),
             "failed": len(entries) - len(ok),
             "rows": sum(e["rows"] for e in ok),
+            "skipped_rows": sum(e["skipped_rows"] for e in ok),
         },
         "columns": {"video_stats": list(VIDEO_COLUMNS), "account_stats": list(ACCOUNT_COLUMNS)},
         "accounts": entries,
@@ -80,6 +81,7 @@ def _entry(conn_id: str, summary: Mapping[str, Any] | None, error: str | None) -
             "open_id": summary.get("open_id"),
             "status": "ok",
             "rows": int(summary.get("rows") or 0),
+            "skipped_rows": int(summary.get("skipped_rows") or 0),
             "keys": list(summary.get("keys") or []),
             "written_at": summary.get("written_at"),
         }

@@ -2,10 +2,18 @@
 
 Where each setting comes from, highest priority first:
 
-1. the run's params (``airflow dags trigger --conf '{"bucket": ...}'``, the trigger form, or
-   ``airflow backfill create --dag-run-conf``) — per-run overrides;
+1. the run's params (the trigger form, ``airflow dags trigger --conf``, or
+   ``airflow backfill create --dag-run-conf``), for the per-run choices only: :data:`RUN_CHOICES`
+   (``accounts``, ``report_date``, ``formula_escaping``);
 2. the Variable ``tiktok_report_settings`` (a JSON object) — the deployment's standing config;
 3. built-in defaults (below); ``timezone`` defaults to ``TIKTOK_REPORT_TIMEZONE``.
+
+Trust model: whoever may *trigger* the DAG supplies params, and params are data. Settings that decide
+where data goes or which credentials are used (:data:`DEPLOYMENT_SETTINGS`: bucket, key templates,
+``aws_conn_id``, ``app_conn_id``, timezone, encryption) come from the Variable (admins) unless the
+Variable names them in ``allow_run_overrides``; a run that sets one anyway fails in ``prepare``, before
+anything is fetched or written. No value from params or from the Variable is ever rendered as Jinja:
+key templates know only ``{report_date}``, ``{open_id}`` and ``{account}``.
 
 Only the schedule itself is read when the DAG file is parsed, from environment variables
 (:func:`schedule_from_env`): a scheduler cannot read Variables while parsing.
@@ -18,9 +26,11 @@ import os
 import re
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
+from string import Formatter
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from airflow_provider_tiktok.connections import check_open_id
 from airflow_provider_tiktok.errors import TikTokConfigError
 from airflow_provider_tiktok.reports import FORMULA_ESCAPING_MODES, report_date_for
 
@@ -37,7 +47,8 @@ DEFAULT_KEY_TEMPLATE = "tiktok/video_stats/dt={report_date}/account={open_id}/vi
 DEFAULT_ACCOUNT_KEY_TEMPLATE = "tiktok/video_stats/dt={report_date}/account={open_id}/account_stats.csv"
 DEFAULT_MANIFEST_KEY_TEMPLATE = "tiktok/video_stats/dt={report_date}/_manifest.json"
 
-#: Keys accepted in the Variable and in params, with their built-in defaults (None: no default).
+#: Keys accepted in the Variable (and, for the per-run choices, in params), with their built-in
+#: defaults (None: no default).
 SETTING_DEFAULTS: dict[str, Any] = {
     "bucket": None,
     "key_template": DEFAULT_KEY_TEMPLATE,
@@ -50,6 +61,17 @@ SETTING_DEFAULTS: dict[str, Any] = {
     "formula_escaping": "prefix",
 }
 
+#: Settings a run's params may choose (the trigger form shows them).
+RUN_CHOICES: tuple[str, ...] = ("formula_escaping",)
+#: Settings that decide where data goes or which credentials are used: the deployment's (the Variable),
+#: settable by a run only when the Variable lists them in ``allow_run_overrides``.
+DEPLOYMENT_SETTINGS: tuple[str, ...] = tuple(name for name in SETTING_DEFAULTS if name not in RUN_CHOICES)
+#: Key of the Variable listing the deployment settings runs may override (admins opt in explicitly).
+ALLOW_OVERRIDES_KEY = "allow_run_overrides"
+#: What the ``formula_escaping`` param says when it leaves the choice to the Variable (or ``prefix``).
+DEPLOYMENT_DEFAULT = "default"
+
+_JINJA_MARKERS = ("{{", "{%", "{#")
 _TIME_RE = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 
 
@@ -59,7 +81,7 @@ class ReportSettings:
 
     :param bucket: S3 bucket the CSVs and the manifest go to.
     :param key_template: key of ``video_stats.csv``; ``{report_date}``, ``{open_id}`` and ``{account}``
-        (connection id) are filled per account, Jinja (e.g. ``{{ ds }}``) is rendered first.
+        (connection id) are filled per account; never rendered as Jinja.
     :param account_key_template: key of ``account_stats.csv`` (same placeholders); empty disables it.
     :param manifest_key_template: key of the run's ``_manifest.json`` (``{report_date}`` only).
     :param aws_conn_id: Airflow ``aws`` connection for S3.
@@ -84,13 +106,64 @@ class ReportSettings:
         return asdict(self)
 
 
+def _is_set(value: Any) -> bool:
+    return value is not None and value not in ("", DEPLOYMENT_DEFAULT)
+
+
 def _pick(name: str, params: Mapping[str, Any], variable: Mapping[str, Any], fallback: Any) -> Any:
-    """The first value that is set (not None, not "") among params, Variable, fallback."""
+    """The first value that is set (not None, not "", not "default") among params, Variable, fallback."""
     for source in (params, variable):
         value = source.get(name)
-        if value is not None and value != "":
+        if _is_set(value):
             return value
     return fallback
+
+
+def _allowed_overrides(variable: Mapping[str, Any]) -> frozenset[str]:
+    """The deployment settings the Variable lets runs override (``allow_run_overrides``)."""
+    allowed = variable.get(ALLOW_OVERRIDES_KEY) or []
+    if not isinstance(allowed, list) or not all(isinstance(item, str) for item in allowed):
+        raise TikTokConfigError(
+            f"Variable {SETTINGS_VARIABLE!r}: {ALLOW_OVERRIDES_KEY!r} must be a JSON list of setting "
+            f'names, e.g. ["bucket"]; allowed names are {list(DEPLOYMENT_SETTINGS)}.'
+        )
+    unknown = sorted(set(allowed) - set(DEPLOYMENT_SETTINGS))
+    if unknown:
+        raise TikTokConfigError(
+            f"Variable {SETTINGS_VARIABLE!r}: {ALLOW_OVERRIDES_KEY!r} names {unknown}, which are not "
+            f"deployment settings; allowed names are {list(DEPLOYMENT_SETTINGS)}."
+        )
+    return frozenset(allowed)
+
+
+def _run_overrides(params: Mapping[str, Any], variable: Mapping[str, Any]) -> dict[str, Any]:
+    """The params that may set a setting: the per-run choices and the overrides the Variable allows.
+
+    A param setting any other deployment setting fails the run: it would decide where data goes or
+    which credentials are used, which is the deployment's (an admin's) decision.
+    """
+    allowed = _allowed_overrides(variable)
+    refused = sorted(n for n in DEPLOYMENT_SETTINGS if _is_set(params.get(n)) and n not in allowed)
+    if refused:
+        raise TikTokConfigError(
+            f"tiktok_daily_report: the run's params set {refused}, which decide where the report is "
+            f"written or which connection is used, so only Variable {SETTINGS_VARIABLE!r} sets them. "
+            f"Trigger the run without them, or ask an Airflow admin to set them in the Variable (or to "
+            f'allow them per run with "{ALLOW_OVERRIDES_KEY}": {json.dumps(refused)} there).'
+        )
+    return {n: params.get(n) for n in (*RUN_CHOICES, *sorted(allowed))}
+
+
+def _check_template(name: str, template: Any) -> str:
+    """A key template as text; Jinja in it is refused (it would be data rendered as code)."""
+    text = str(template)
+    if any(marker in text for marker in _JINJA_MARKERS):
+        raise TikTokConfigError(
+            f"tiktok_daily_report: {name} {text!r} contains Jinja; settings are never rendered as "
+            "templates. Use the placeholders {report_date}, {open_id} and {account} (Jinja is only "
+            "rendered in the arguments of an operator written in a DAG file)."
+        )
+    return text
 
 
 def _check_timezone(tz: str) -> str:
@@ -110,8 +183,7 @@ def _check_bucket(bucket: Any) -> str:
             "tiktok_daily_report: no S3 bucket configured. Set Variable "
             f"{SETTINGS_VARIABLE!r} to a JSON object such as "
             '{"bucket": "my-analytics-bucket", "aws_conn_id": "aws_default"} '
-            "(Admin > Variables, or `airflow variables set`), or trigger the run with "
-            '--conf \'{"bucket": "my-analytics-bucket"}\'.'
+            "(Admin > Variables, or `airflow variables set`)."
         )
     return str(bucket).strip()
 
@@ -128,24 +200,27 @@ def _check_escaping(mode: Any) -> str:
 def resolve_settings(
     *, params: Mapping[str, Any], variable: Mapping[str, Any], default_timezone: str
 ) -> ReportSettings:
-    """Merge params over the Variable over the defaults, and validate.
+    """Merge the per-run choices (and allowed overrides) of params over the Variable over the defaults.
 
-    :param params: the run's params (values None or "" count as unset).
+    :param params: the run's params (values None, "" or "default" count as unset).
     :param variable: the parsed ``tiktok_report_settings`` Variable ({} when missing).
     :param default_timezone: timezone when neither sets one (the schedule's, from the environment).
+    :raises TikTokConfigError: a setting is invalid, or params set a deployment setting the Variable does
+        not allow runs to override.
     """
-    unknown = sorted(set(variable) - set(SETTING_DEFAULTS))
+    unknown = sorted(set(variable) - set(SETTING_DEFAULTS) - {ALLOW_OVERRIDES_KEY})
     if unknown:
         raise TikTokConfigError(
             f"Variable {SETTINGS_VARIABLE!r} has unknown keys {unknown}; "
-            f"allowed keys are {sorted(SETTING_DEFAULTS)}."
+            f"allowed keys are {sorted([*SETTING_DEFAULTS, ALLOW_OVERRIDES_KEY])}."
         )
-    values = {name: _pick(name, params, variable, default) for name, default in SETTING_DEFAULTS.items()}
+    overrides = _run_overrides(params, variable)
+    values = {name: _pick(name, overrides, variable, default) for name, default in SETTING_DEFAULTS.items()}
     return ReportSettings(
         bucket=_check_bucket(values["bucket"]),
-        key_template=str(values["key_template"]),
-        account_key_template=str(values["account_key_template"] or ""),
-        manifest_key_template=str(values["manifest_key_template"]),
+        key_template=_check_template("key_template", values["key_template"]),
+        account_key_template=_check_template("account_key_template", values["account_key_template"] or ""),
+        manifest_key_template=_check_template("manifest_key_template", values["manifest_key_template"]),
         aws_conn_id=str(values["aws_conn_id"]),
         app_conn_id=values["app_conn_id"] or None,
         timezone=_check_timezone(str(values["timezone"] or default_timezone)),
@@ -232,22 +307,51 @@ def check_map_length(count: int, max_map_length: int) -> None:
         )
 
 
-def run_report_date(logical_date: datetime | None, run_after: datetime | None, tz: str) -> date:
-    """Which day a run reports.
+def run_report_date(
+    logical_date: datetime | None, run_after: datetime | None, tz: str, requested: Any = None
+) -> date:
+    """Which day a run reports: the requested day, else its logical date's day, never an unfinished day.
 
-    A scheduled run's logical date is the start of its data interval, so a run that fires at
-    02:00 on June 2 has logical date June 1 02:00 and reports June 1 (in ``tz``). A manual run
-    without a logical date reports the day before it was triggered.
+    A scheduled run's logical date is the start of its data interval, so a run that fires at 02:00 on
+    June 2 has logical date June 1 02:00 and reports June 1 (in ``tz``); backfill runs likewise. A
+    manual run triggered from the form has a logical date of "now" (or none): it reports the last
+    *complete* day before it was triggered, i.e. the day before ``run_after`` in ``tz``. In general the
+    report date is the earlier of the logical date's day and that last complete day.
 
     :param logical_date: the run's logical date, None for manual runs without one.
-    :param run_after: when the run was allowed to start.
+    :param run_after: when the run was allowed to start (triggered, or its schedule time).
     :param tz: IANA timezone of the report.
+    :param requested: the run's ``report_date`` param (``YYYY-MM-DD``), None or "" when not given.
+    :raises TikTokConfigError: the requested date is not a date, or is not complete yet.
     """
-    if logical_date is not None:
-        return report_date_for(logical_date, tz)
+    if run_after is None:
+        run_after = logical_date
     if run_after is None:
         raise TikTokConfigError("tiktok_daily_report: the run has neither a logical date nor run_after.")
-    return report_date_for(run_after, tz) - timedelta(days=1)
+    last_complete = report_date_for(run_after, tz) - timedelta(days=1)
+    if requested not in (None, ""):
+        return _requested_date(requested, last_complete, tz)
+    if logical_date is None:
+        return last_complete
+    return min(report_date_for(logical_date, tz), last_complete)
+
+
+def _requested_date(requested: Any, last_complete: date, tz: str) -> date:
+    try:
+        day = date.fromisoformat(str(requested).strip())
+    except ValueError:
+        raise TikTokConfigError(
+            f"tiktok_daily_report: report_date {requested!r} in the run's params is not a date "
+            "YYYY-MM-DD (e.g. 2026-11-24); trigger the run again with a valid date, or without one for "
+            "the last complete day."
+        ) from None
+    if day > last_complete:
+        raise TikTokConfigError(
+            f"tiktok_daily_report: report_date {day.isoformat()} is not over yet in {tz} (the last "
+            f"complete day is {last_complete.isoformat()}); TikTok only gives totals at fetch time, so "
+            "a day is reported once it has ended."
+        )
+    return day
 
 
 def schedule_from_env(environ: Mapping[str, str] | None = None) -> tuple[str, str]:
@@ -281,19 +385,28 @@ def schedule_from_env(environ: Mapping[str, str] | None = None) -> tuple[str, st
 def fill_key(template: str, *, report_date: date | str, open_id: str = "", account: str = "") -> str:
     """Fill the ``{report_date}``, ``{open_id}`` and ``{account}`` placeholders of a key template.
 
-    :param template: key template after Jinja rendering.
+    Jinja is never rendered here: a template still holding ``{{`` came from settings or XCom (data), and
+    is refused. An ``open_id`` outside TikTok's id alphabet is refused too, naming the account.
+
+    :param template: key template (an operator argument from a DAG file is Jinja-rendered by Airflow first).
     :param report_date: the run's report date.
     :param open_id: the account's open_id.
     :param account: the account connection id.
     """
+    template = _check_template("S3 key template", template)
     values = {"report_date": str(report_date), "open_id": open_id, "account": account}
     try:
+        fields = {name for _text, name, _spec, _conv in Formatter().parse(template) if name is not None}
+        if fields - set(values):
+            raise KeyError(", ".join(sorted(fields - set(values))))
+        if "open_id" in fields:
+            check_open_id(open_id, account or "(unknown)")
         key = template.format_map(values)
     except (KeyError, IndexError, ValueError) as exc:
         raise TikTokConfigError(
             f"S3 key template {template!r} is invalid ({type(exc).__name__}: {exc}); it may use only "
-            "{report_date}, {open_id} and {account} (and Jinja such as {{ ds }})."
+            "{report_date}, {open_id} and {account}."
         ) from None
-    if not key or key.startswith("/"):
+    if not key or key.startswith("/") or ".." in key.split("/"):
         raise TikTokConfigError(f"S3 key template {template!r} gives the invalid key {key!r}.")
     return key

@@ -113,7 +113,21 @@ ACCOUNT_STAT_FIELDS: tuple[str, ...] = ("follower_count", "following_count", "li
 
 _VIDEO_INT_FIELDS = ("duration", "view_count", "like_count", "comment_count", "share_count")
 _VIDEO_TEXT_FIELDS = ("title", "video_description", "share_url")
-_ACCOUNT_TEXT_COLUMNS = ("account_username", "account_display_name")
+#: First Unix second that is not a time of the CSV contract (year 10000); TikTok started in 2016.
+_END_OF_TIME = 253_402_300_800
+
+
+class InvalidVideoError(ValueError):
+    """A video object that cannot become a row (e.g. a ``create_time`` that is no point in time).
+
+    :param video_id: the video's id as TikTok sent it (may be None).
+    :param reason: what is wrong, for the warning.
+    """
+
+    def __init__(self, video_id: Any, reason: str) -> None:
+        super().__init__(f"video {video_id!r}: {reason}")
+        self.video_id = video_id
+        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -197,48 +211,50 @@ def _as_text(value: Any) -> str | None:
 
 
 def _create_time(video: Mapping[str, Any]) -> datetime | None:
-    """A video's ``create_time`` (Unix seconds) as an aware UTC datetime; None when missing or bad."""
+    """A video's ``create_time`` (Unix seconds) as an aware UTC datetime; None when missing or not a number.
+
+    :raises InvalidVideoError: the number is no time a row can hold (before 1970 or after year 9999).
+    """
     seconds = _as_int(video.get("create_time"), field="create_time")
-    return None if seconds is None else datetime.fromtimestamp(seconds, tz=timezone.utc)
+    if seconds is None:
+        return None
+    if not 0 <= seconds < _END_OF_TIME:
+        raise InvalidVideoError(video.get("id"), f"create_time {video.get('create_time')!r} is not a time")
+    return datetime.fromtimestamp(seconds, tz=timezone.utc)
 
 
 class _CsvSink:
-    """A ``csv`` writer with this report's dialect that counts data rows and escapes text cells.
+    """A ``csv`` writer with this report's dialect that counts data rows and escapes every text cell.
+
+    Every ``str`` value is a text cell (ids, names, titles, links: whatever TikTok sent), so every one is
+    formula-escaped; integers stay integers.
 
     :param fileobj: text file opened with ``newline=""`` and UTF-8 encoding.
     :param columns: header, in order.
-    :param text_columns: columns whose values are free text (formula-escaped).
     :param formula_escaping: ``"prefix"`` or ``"none"``.
     """
 
-    def __init__(
-        self,
-        fileobj: IO[str],
-        columns: tuple[str, ...],
-        text_columns: tuple[str, ...],
-        formula_escaping: FormulaEscaping,
-    ) -> None:
+    def __init__(self, fileobj: IO[str], columns: tuple[str, ...], formula_escaping: FormulaEscaping) -> None:
         if formula_escaping not in FORMULA_ESCAPING_MODES:
             raise ValueError(
                 f"formula_escaping must be one of {FORMULA_ESCAPING_MODES}, got {formula_escaping!r}"
             )
         self._writer = csv.writer(fileobj, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
         self._columns = columns
-        self._text = frozenset(text_columns)
         self._mode = formula_escaping
         self.rows = 0
         self._writer.writerow(columns)
 
     def write(self, record: Mapping[str, Any]) -> None:
         """Write one row; missing keys and None become empty cells."""
-        self._writer.writerow([self._cell(name, record.get(name)) for name in self._columns])
+        self._writer.writerow([self._cell(record.get(name)) for name in self._columns])
         self.rows += 1
 
-    def _cell(self, name: str, value: Any) -> Any:
+    def _cell(self, value: Any) -> Any:
         if value is None:
             return ""
-        if name in self._text:
-            return escape_formula(str(value), self._mode)
+        if isinstance(value, str):
+            return escape_formula(value, self._mode)
         return value
 
 
@@ -278,11 +294,14 @@ def write_video_report(
     created_before: datetime,
     formula_escaping: FormulaEscaping = "prefix",
     on_row: Callable[[int], None] | None = None,
+    on_skip: Callable[[InvalidVideoError], None] | None = None,
 ) -> int:
     """Stream ``videos`` into ``fileobj`` as ``video_stats.csv``; return the number of data rows.
 
     Memory stays constant: each video is written as soon as it arrives. Videos created at or after
-    ``created_before`` are left out; a video without ``create_time`` is kept (its age is unknown).
+    ``created_before`` are left out; a video without ``create_time`` is kept (its age is unknown). A
+    video whose ``create_time`` is no time at all (e.g. ``10**20``) is skipped with a warning and reported
+    to ``on_skip``: one bad row never fails the account's report.
 
     :param fileobj: text file opened with ``newline=""`` and ``encoding="utf-8"``.
     :param videos: video objects, e.g. ``TikTokHook.iter_videos()``.
@@ -290,11 +309,17 @@ def write_video_report(
     :param created_before: exclusive upper bound on ``create_time`` (see :func:`report_cutoff`).
     :param formula_escaping: ``"prefix"`` (default) or ``"none"``, see :func:`escape_formula`.
     :param on_row: called with the running row count after each row (progress logging).
+    :param on_skip: called with the reason for each skipped video (counting).
     """
-    text_columns = (*_ACCOUNT_TEXT_COLUMNS, *_VIDEO_TEXT_FIELDS)
-    sink = _CsvSink(fileobj, VIDEO_COLUMNS, text_columns, formula_escaping)
+    sink = _CsvSink(fileobj, VIDEO_COLUMNS, formula_escaping)
     for video in videos:
-        created = _create_time(video)
+        try:
+            created = _create_time(video)
+        except InvalidVideoError as exc:
+            log.warning("Skipping %s; the row is left out and counted as skipped.", exc)
+            if on_skip is not None:
+                on_skip(exc)
+            continue
         if created is not None and created >= created_before:
             continue
         sink.write(video_record(video, account))
@@ -317,7 +342,7 @@ def write_account_report(
     :param account: the account and snapshot the row carries.
     :param formula_escaping: ``"prefix"`` (default) or ``"none"``.
     """
-    sink = _CsvSink(fileobj, ACCOUNT_COLUMNS, _ACCOUNT_TEXT_COLUMNS, formula_escaping)
+    sink = _CsvSink(fileobj, ACCOUNT_COLUMNS, formula_escaping)
     record = _account_cells(account)
     for name in ACCOUNT_STAT_FIELDS:
         record[name] = _as_int(user.get(name), field=name)

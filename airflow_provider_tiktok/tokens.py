@@ -71,12 +71,22 @@ def parse_utc(value: Any, *, source: str, name: str) -> datetime:
 
 
 def mask_tokens(*secrets: str | None) -> None:
-    """Register secrets with Airflow's masker (task log, supervisor log, exceptions) before any use."""
+    """Register secrets with Airflow's maskers before any use: the Task SDK's (task log, supervisor log,
+    exceptions) and airflow-core's, which filters the API server's, scheduler's and CLI's logging (it is a
+    separate instance); a worker without airflow-core has only the first."""
     from airflow.sdk.log import mask_secret
 
+    maskers: list[Callable[[str], None]] = [mask_secret]
+    try:
+        from airflow._shared.secrets_masker import mask_secret as mask_core_secret
+    except ImportError:  # a Task SDK-only worker: no core logging to protect
+        pass
+    else:
+        maskers.append(mask_core_secret)
     for secret in secrets:
         if secret:
-            mask_secret(secret)
+            for mask in maskers:
+                mask(secret)
 
 
 @dataclass(frozen=True)

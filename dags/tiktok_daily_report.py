@@ -9,8 +9,9 @@ reports the days A..B (the dates are compared with logical dates, which fall at 
 only gives lifetime totals at fetch time, so each row carries ``fetched_at`` too.
 
 Settings (bucket, key templates, aws/app connection, timezone, encryption, formula escaping) come from
-the run's params, then Variable ``tiktok_report_settings`` (JSON), then defaults; see
-:mod:`airflow_provider_tiktok.report_settings`.
+Variable ``tiktok_report_settings`` (JSON), then defaults; a run's params choose only the accounts, the
+report date and the formula escaping (see :mod:`airflow_provider_tiktok.report_settings`). A manual run
+without ``report_date`` reports the last complete day.
 
 Shape, built from the provider's operators: ``prepare`` (settings + registry, fails early on a
 missing bucket or too many accounts)
@@ -66,15 +67,28 @@ def _optional(kind: str, description: str, **schema: Any) -> Param:
     return Param(None, type=["null", kind], description=description, **schema)
 
 
+#: The per-run choices of the trigger form. Params are data: they never hold templates and never choose
+#: where data goes (bucket, keys, connections come from Variable tiktok_report_settings; a run setting one
+#: fails unless the Variable lists it in "allow_run_overrides").
 PARAMS = {
-    "bucket": _optional("string", "S3 bucket (overrides Variable tiktok_report_settings)."),
-    "key_template": _optional("string", "Key of video_stats.csv: {report_date}, {open_id}, {account}."),
-    "aws_conn_id": _optional("string", "Airflow aws connection for S3."),
-    "app_conn_id": _optional("string", "Report only accounts linked through this TikTok app connection."),
-    "timezone": _optional("string", "IANA timezone of the report date."),
-    "formula_escaping": _optional("string", "prefix (default) or none.", enum=[None, "prefix", "none"]),
     "accounts": _optional(
         "array", "Account connection ids to report (default: every linked account).", items={"type": "string"}
+    ),
+    "report_date": _optional(
+        "string",
+        "Day to report, YYYY-MM-DD (default: the run's day; a manual run reports the last complete day).",
+        format="date",
+    ),
+    "formula_escaping": Param(
+        "default",
+        type="string",
+        enum=["default", "prefix", "none"],
+        values_display={
+            "default": "The deployment's setting (prefix unless the Variable says otherwise)",
+            "prefix": "prefix: a leading ' before = + - @ (safe in spreadsheets)",
+            "none": "none: TikTok's exact text",
+        },
+        description="CSV formula escaping of text cells.",
     ),
 }
 

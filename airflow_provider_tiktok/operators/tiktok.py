@@ -20,6 +20,7 @@ from airflow_provider_tiktok.report_settings import (
 )
 from airflow_provider_tiktok.reports import (
     VIDEO_FIELDS,
+    InvalidVideoError,
     ReportAccount,
     iso_utc,
     report_cutoff,
@@ -68,8 +69,9 @@ class TikTokToS3Operator(BaseOperator):
 
     :param account_conn_id: the account connection (``tiktok_account_<slug>``). (templated)
     :param bucket: S3 bucket to write to. (templated)
-    :param key: key of ``video_stats.csv``; after Jinja, ``{report_date}``, ``{open_id}`` and
-        ``{account}`` (the connection id) are filled in. (templated)
+    :param key: key of ``video_stats.csv``; ``{report_date}``, ``{open_id}`` and ``{account}`` (the
+        connection id) are filled in. (templated: Jinja set here in a DAG file is rendered by Airflow;
+        a value from XCom or params is never rendered)
     :param account_key: key of ``account_stats.csv`` (same placeholders); empty or None writes no
         account file. (templated)
     :param report_date: the day the report stands for, ``YYYY-MM-DD``; defaults to ``{{ ds }}``. (templated)
@@ -181,7 +183,7 @@ class TikTokToS3Operator(BaseOperator):
         cast("dict[str, Any]", context)[ACCOUNT_LABEL_CONTEXT_KEY] = info.label
         tokens = self.tiktok_hook.valid_tokens(self.min_token_validity)
         self.log.info("Reporting %s (%s) for %s", info.label, self.account_conn_id, report_date)
-        keys = self._keys(context, report_date, info.open_id)
+        keys = self._keys(report_date, info.open_id)
         user = self.tiktok_hook.get_user_info(fields=_user_fields(tokens))
         account = ReportAccount(
             report_date=report_date,
@@ -191,40 +193,43 @@ class TikTokToS3Operator(BaseOperator):
             display_name=user.get("display_name") or info.display_name or None,
         )
         with _temp_csv() as videos_file, _temp_csv() as account_file:
-            rows = self._write_videos(videos_file, account)
+            rows, skipped = self._write_videos(videos_file, account)
             write_account_report(account_file, user, account, formula_escaping=self._escaping)
             account_file.flush()
             files = [(videos_file.name, keys[0])]
             if len(keys) > 1:
                 files.append((account_file.name, keys[1]))
             self._upload_all(files)
-        self._record(context, info, report_date, rows, [key for _, key in files])
+        self._record(context, info, report_date, (rows, skipped), [key for _, key in files])
         return [f"s3://{self.bucket}/{key}" for _, key in files]
 
     @property
     def _escaping(self) -> FormulaEscaping:
         return cast("FormulaEscaping", self.formula_escaping)
 
-    def _keys(self, context: Context, report_date: date, open_id: str) -> list[str]:
-        """Render (Jinja, then placeholders) the video key and, when enabled, the account key."""
+    def _keys(self, report_date: date, open_id: str) -> list[str]:
+        """Fill the placeholders of the video key and, when enabled, the account key.
+
+        Never renders Jinja: Airflow rendered the template fields set in a DAG file before ``execute``;
+        values that arrived through XCom (the DAG's settings, which may come from run params) are data,
+        and :func:`fill_key` refuses a template that still holds Jinja.
+        """
         templates = [self.key] + ([self.account_key] if self.account_key else [])
-        keys = []
-        for template in templates:
-            # Templates resolved from XCom (the DAG's settings) are not Jinja-rendered by Airflow.
-            rendered = self.render_template(template, context) if "{{" in template else template
-            keys.append(
-                fill_key(rendered, report_date=report_date, open_id=open_id, account=self.account_conn_id)
-            )
+        keys = [
+            fill_key(template, report_date=report_date, open_id=open_id, account=self.account_conn_id)
+            for template in templates
+        ]
         if len(set(keys)) != len(keys):
             raise TikTokConfigError(
                 f"The video and account S3 keys are the same ({keys[0]!r}); make them differ."
             )
         return keys
 
-    def _write_videos(self, fileobj: IO[str], account: ReportAccount) -> int:
-        """Stream every video into ``fileobj``; return the number of rows."""
+    def _write_videos(self, fileobj: IO[str], account: ReportAccount) -> tuple[int, int]:
+        """Stream every video into ``fileobj``; return the numbers of rows written and skipped."""
         cutoff = report_cutoff(account.report_date, self.report_timezone)
         videos = self.tiktok_hook.iter_videos(fields=list(VIDEO_FIELDS))
+        skipped: list[InvalidVideoError] = []
         rows = write_video_report(
             fileobj,
             videos,
@@ -232,10 +237,18 @@ class TikTokToS3Operator(BaseOperator):
             created_before=cutoff,
             formula_escaping=self._escaping,
             on_row=self._log_progress,
+            on_skip=skipped.append,
         )
         fileobj.flush()
         self.log.info("Wrote %d video rows (videos created before %s)", rows, iso_utc(cutoff))
-        return rows
+        if skipped:
+            self.log.warning(
+                "Skipped %d video(s) of %s that TikTok sent with invalid data (see the warnings above); "
+                "they are counted as skipped_rows in the manifest.",
+                len(skipped),
+                getattr(self, "_label", None) or self.account_conn_id,
+            )
+        return rows, len(skipped)
 
     def _log_progress(self, rows: int) -> None:
         if rows % _PROGRESS_EVERY == 0:
@@ -272,15 +285,19 @@ class TikTokToS3Operator(BaseOperator):
             self.log.exception("Could not remove %s after a failed upload", keys)
 
     def _record(
-        self, context: Context, info: AccountInfo, report_date: date, rows: int, keys: list[str]
+        self, context: Context, info: AccountInfo, report_date: date, counts: tuple[int, int], keys: list[str]
     ) -> None:
-        """Push the summary XCom and record the status Variable for the accounts page (best effort)."""
+        """Push the summary XCom and record the status Variable for the accounts page (best effort).
+
+        :param counts: video rows written and video rows skipped (invalid data from TikTok).
+        """
         summary = {
             "account_conn_id": self.account_conn_id,
             "account": info.label,
             "open_id": info.open_id,
             "report_date": report_date.isoformat(),
-            "rows": rows,
+            "rows": counts[0],
+            "skipped_rows": counts[1],
             "bucket": self.bucket,
             "keys": keys,
             "written_at": iso_utc(datetime.now(timezone.utc)),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import signal
 import sys
 import threading
@@ -14,6 +15,8 @@ from airflow_provider_tiktok.testing.emulator import EmulatorConfig, TikTokEmula
 if TYPE_CHECKING:
     import types
 
+#: Environment variable read for ``--admin-token`` when the flag is not given.
+ADMIN_TOKEN_ENV = "TIKTOK_EMULATOR_ADMIN_TOKEN"  # noqa: S105 - a variable name
 #: Flag names that differ from the knob name.
 _RENAMED = {"redirect_uris": "--redirect-uri", "app_scopes": "--app-scope"}
 
@@ -40,12 +43,16 @@ def _arg_kind(name: str, default: Any) -> dict[str, Any]:
         return {"action": "append", "default": None}
     if name == "start_time":
         return {"type": float, "default": None}
+    if default is None:
+        return {"type": str, "default": None}
     return {"type": type(default), "default": None}
 
 
 def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
     """An ``EmulatorConfig`` from parsed flags (flags not given keep their defaults)."""
     given = {name: value for name, value in vars(args).items() if value is not None}
+    if "admin_token" not in given and os.environ.get(ADMIN_TOKEN_ENV):
+        given["admin_token"] = os.environ[ADMIN_TOKEN_ENV]
     return EmulatorConfig(**given)
 
 
@@ -63,7 +70,10 @@ def describe(emulator: TikTokEmulator) -> str:
         lines.append(
             f"user open_id={user.open_id} username={user.username} videos={user.video_count} ({kind})"
         )
-    lines.append("Admin: GET/POST /emulator/config, /emulator/faults, /emulator/clock, /emulator/requests")
+    admin = "Admin: GET/POST /emulator/config, /emulator/faults, /emulator/clock, /emulator/requests"
+    if emulator.config.admin_token:
+        admin += " (Authorization: Bearer <admin token>)"
+    lines.append(admin)
     return "\n".join(lines)
 
 

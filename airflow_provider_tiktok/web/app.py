@@ -7,7 +7,9 @@ Both are mounted by Airflow's API server (``fastapi_apps``). They share the erro
 - missing permission: a 403 page naming the permission;
 - anything unexpected: a 500 page without a stack trace (the trace goes to the API server log).
 
-Every response forbids caching and sends no referrer (the callback URL carries a code and a state).
+Every response forbids caching, sends no referrer (the callback URL carries a code and a state) and may be
+framed only by the Airflow UI itself (CSP ``frame-ancestors 'self'``, ``X-Frame-Options: SAMEORIGIN``):
+the page renders inside the UI's iframe, and nowhere else (no clickjacking of Link or Unlink).
 """
 
 from __future__ import annotations
@@ -39,14 +41,25 @@ _INTERNAL = Problem(
 )
 
 
+_SECURITY_HEADERS = {
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "frame-ancestors 'self'",
+    "X-Frame-Options": "SAMEORIGIN",
+}
+
+
+def _with_security_headers(response: Response) -> Response:
+    for name, value in _SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    return response
+
+
 async def _security_headers(
     request: Request, call_next: Callable[[Request], Awaitable[Response]]
 ) -> Response:
-    response = await call_next(request)
-    response.headers.setdefault("Cache-Control", "no-store")
-    response.headers.setdefault("Referrer-Policy", "no-referrer")
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    return response
+    return _with_security_headers(await call_next(request))
 
 
 def _wants_login_redirect(request: Request, exc: StarletteHTTPException) -> bool:
@@ -75,10 +88,31 @@ async def _not_permitted(request: Request, exc: Exception) -> Response:
 
 async def _internal_error(request: Request, exc: Exception) -> Response:
     log.exception("TikTok accounts page failed on %s %s", request.method, request.url.path)
-    return render_problem(request, _INTERNAL)
+    # Starlette answers unhandled errors outside the middleware stack: add the headers here too.
+    return _with_security_headers(render_problem(request, _INTERNAL))
+
+
+def mask_api_server_logs() -> None:
+    """Make the API server's log handlers mask registered secrets (tokens, via ``mask_tokens``).
+
+    Airflow 3.3 filters only ``airflow.task`` through its core secrets masker in the API server: the root
+    handler that every other logger (this plugin's included) writes to has no masking filter, and log
+    masking is switched off outside tasks and the triggerer. This plugin handles tokens in the API
+    server, so it switches masking on and adds the core masker to the root logger's handlers (once).
+    """
+    try:
+        from airflow._shared.secrets_masker import SecretsMasker, _secrets_masker
+    except ImportError:  # an Airflow without the core masker: nothing to attach
+        return
+    masker = _secrets_masker()
+    SecretsMasker.enable_log_masking()
+    for handler in logging.getLogger().handlers:
+        if masker not in handler.filters:
+            handler.addFilter(masker)
 
 
 def _configure(app: FastAPI) -> FastAPI:
+    mask_api_server_logs()
     app.middleware("http")(_security_headers)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(NotPermitted, _not_permitted)

@@ -13,7 +13,13 @@ from airflow_provider_tiktok.errors import (
     TikTokError,
     TikTokTransientError,
 )
-from airflow_provider_tiktok.linking import LinkResult, WrongAccountError, link_account
+from airflow_provider_tiktok.linking import (
+    AlreadyLinkedError,
+    LinkResult,
+    UnsafeOpenIdError,
+    WrongAccountError,
+    link_account,
+)
 from airflow_provider_tiktok.tokens import OrmBackend, TokenStore, utcnow
 from airflow_provider_tiktok.web import problems
 from airflow_provider_tiktok.web.settings import expected_redirect_uri
@@ -27,6 +33,8 @@ from airflow_provider_tiktok.web.state import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from fastapi import Request
 
     from airflow_provider_tiktok.connections import AccountInfo, AppConfig
@@ -119,13 +127,22 @@ def spend(flow: FlowState) -> str:
         return consume_pending(flow, session=session)
 
 
-def finish(flow: FlowState, *, code: str, verifier: str, linked_by: str) -> LinkResult | Problem:
+def finish(
+    flow: FlowState,
+    *,
+    code: str,
+    verifier: str,
+    linked_by: str,
+    may_overwrite: Callable[[str], bool] | None = None,
+) -> LinkResult | Problem:
     """Exchange the code and store the account; return the result or the problem to show.
 
     :param flow: the verified, consumed flow.
     :param code: the authorization code from the callback.
     :param verifier: the flow's PKCE verifier.
     :param linked_by: name of the Airflow user, recorded on the account.
+    :param may_overwrite: whether the user may overwrite an existing account connection (by id) when a
+        plain link is consented by an already linked TikTok user.
     """
     try:
         return link_account(
@@ -136,9 +153,14 @@ def finish(flow: FlowState, *, code: str, verifier: str, linked_by: str) -> Link
             linked_by=linked_by,
             expected_open_id=flow.expected_open_id,
             expected_label=flow.expected_label,
+            may_overwrite=may_overwrite,
         )
     except WrongAccountError as exc:
         return problems.wrong_account(exc)
+    except AlreadyLinkedError as exc:
+        return problems.already_linked(exc)
+    except UnsafeOpenIdError as exc:
+        return problems.unsafe_open_id(exc)
     except TikTokTransientError as exc:
         return problems.tiktok_unreachable(str(exc))
     except TikTokApiError as exc:
@@ -146,7 +168,7 @@ def finish(flow: FlowState, *, code: str, verifier: str, linked_by: str) -> Link
     except TikTokConfigError as exc:
         return problems.app_connection_invalid(flow.app_conn_id, str(exc), flow.redirect_uri)
     except TikTokError as exc:
-        log.warning("Linking through %s failed: %s", flow.app_conn_id, exc)
+        log.warning("Linking through %s failed: %s", flow.app_conn_id, str(exc))  # text: masked in logs
         return problems.tiktok_unreachable(str(exc))
 
 

@@ -6,16 +6,35 @@ stack trace; TikTok's ``log_id`` is shown so it can be quoted to TikTok support.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from airflow_provider_tiktok.errors import TikTokApiError
-    from airflow_provider_tiktok.linking import WrongAccountError
+    from airflow_provider_tiktok.linking import AlreadyLinkedError, UnsafeOpenIdError, WrongAccountError
     from airflow_provider_tiktok.web.auth import NotPermitted
     from airflow_provider_tiktok.web.state import FlowState, StateProblem
 
 PORTAL_URL = "https://developers.tiktok.com/apps/"
+#: Longest piece of TikTok's own text (``error_description``) shown on a page.
+_MAX_TIKTOK_TEXT = 300
+_ERROR_CODE_RE = re.compile(r"^[a-z0-9_.-]{1,64}$")
+
+
+def tiktok_words(text: str | None) -> tuple[tuple[str, str], ...]:
+    """TikTok's ``error_description`` as a labelled detail, quoted and shortened (never our own sentence)."""
+    if not text:
+        return ()
+    clean = " ".join(text.split())
+    if len(clean) > _MAX_TIKTOK_TEXT:
+        clean = clean[: _MAX_TIKTOK_TEXT - 1] + "…"
+    return (("TikTok's message (its words, not this page's)", f"“{clean}”"),)
+
+
+def error_code(error: str) -> str:
+    """TikTok's ``error`` code when it looks like one, else ``unknown`` (it comes from a URL)."""
+    return error if _ERROR_CODE_RE.match(error) else "unknown"
 
 
 @dataclass(frozen=True)
@@ -93,13 +112,12 @@ def non_target_user(app_conn_id: str | None) -> Problem:
 
 
 def consent_denied(description: str | None) -> Problem:
-    """The TikTok user declined the consent screen."""
+    """The TikTok user declined the consent screen (``description``: TikTok's text, shown quoted)."""
     return Problem(
         title="Consent was not given",
-        what="TikTok reports that the permissions were declined"
-        + (f" ({description})" if description else "")
-        + ". Nothing was changed.",
+        what="TikTok reports that the permissions were declined. Nothing was changed.",
         todo=("Start again and click Authorize on TikTok's consent page, granting every permission asked.",),
+        details=tiktok_words(description),
         code="access_denied",
     )
 
@@ -115,14 +133,15 @@ _OAUTH_TODO: dict[str, str] = {
 
 
 def oauth_error(error: str, description: str | None) -> Problem:
-    """TikTok redirected back with an ``error`` other than a declined consent."""
-    todo = _OAUTH_TODO.get(error, "Start again from the TikTok accounts page; if it persists, check the app.")
+    """TikTok redirected back with an ``error`` other than a declined consent (``description`` quoted)."""
+    code = error_code(error)
+    todo = _OAUTH_TODO.get(code, "Start again from the TikTok accounts page; if it persists, check the app.")
     return Problem(
         title="TikTok did not authorize the link",
-        what=f"TikTok answered {error}" + (f": {description}" if description else "") + ". Nothing changed.",
+        what=f"TikTok answered with the error {code}. Nothing changed.",
         todo=(todo,),
-        details=(("TikTok error", error),),
-        code=f"oauth_{error}",
+        details=(("TikTok error", code), *tiktok_words(description)),
+        code=f"oauth_{code}",
     )
 
 
@@ -281,4 +300,31 @@ def tiktok_unreachable(message: str) -> Problem:
         todo=("Try again in a few minutes.",),
         status_code=502,
         code="tiktok_unreachable",
+    )
+
+
+def already_linked(exc: AlreadyLinkedError) -> Problem:
+    """A plain link by someone who may create but not edit connections found the account already linked."""
+    return Problem(
+        title="This TikTok account is already linked",
+        what=f"TikTok account {exc.label} is already linked as connection {exc.conn_id}. Linking it again "
+        "would replace its tokens, which needs the permission to edit connections. Nothing was changed.",
+        todo=(
+            "Nothing to do if the account works (its row on the accounts page says so).",
+            "To regenerate its token, ask someone who may edit connections to click Regenerate token.",
+        ),
+        status_code=403,
+        details=(("Connection", exc.conn_id),),
+        code="already_linked",
+    )
+
+
+def unsafe_open_id(exc: UnsafeOpenIdError) -> Problem:
+    """TikTok sent an open_id that is not a TikTok id (it would go into S3 keys)."""
+    return Problem(
+        title="TikTok sent an invalid account id",
+        what=str(exc),
+        todo=("Try linking again later; if it persists, report it to TikTok with the time of the attempt.",),
+        status_code=502,
+        code="invalid_open_id",
     )

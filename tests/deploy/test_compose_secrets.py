@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 SECRET_NAME = re.compile(r"SECRET|PASSWORD|PASSWD|FERNET|JWT|TOKEN")
-SECRET_FLAGS = ("--client-secret", "--password", "--conn-password")
+SECRET_FLAGS = ("--client-secret", "--admin-token", "--password", "--conn-password")
 # ${VAR}, ${VAR:?msg} or ${VAR?msg}: an interpolation that has no default to fall back on.
 REQUIRED_REF = re.compile(r"^\$\{[A-Za-z_][A-Za-z0-9_]*(?::?\?[^}]*)?\}$")
 URL_PASSWORD = re.compile(r"[a-z+]+://[^:/@\s]*:(?P<password>[^@\s]*)@")

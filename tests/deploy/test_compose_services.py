@@ -202,7 +202,8 @@ def test_only_the_entry_points_are_published(services: dict[str, dict[str, Any]]
         "proxy": [("", 8443, 8443)],
         # S3 API and console: loopback only.
         "minio": [("127.0.0.1", 9000, 9000), ("127.0.0.1", 9001, 9001)],
-        "tiktok-emulator": [("", 8900, 8900)],
+        # The demo's emulator: loopback only (its admin API also needs a token).
+        "tiktok-emulator": [("127.0.0.1", 8900, 8900)],
     }
     assert services["tiktok-emulator"]["profiles"] == ["demo"]
 
@@ -288,6 +289,6 @@ def test_demo_profile_wires_the_emulator_into_the_app_connection(
     assert (api_url.hostname, api_url.port) == ("tiktok-emulator", port)
     host_port = {container: host for _, host, container in published_ports(emulator)}[port]
     assert (auth_url.hostname, auth_url.port) == (generated_env["PUBLIC_HOST"], host_port)
-    assert emulator["healthcheck"]["test"][-1] == f"http://localhost:{port}/emulator/users"
+    assert emulator["healthcheck"]["test"][-1] == f"http://localhost:{port}/emulator/health"
     # The emulator gets none of Airflow's secrets.
     assert not any(key.startswith("AIRFLOW") for key in environment_of(emulator))

@@ -117,7 +117,10 @@ def test_oauth_round_trip_with_the_compose_credentials(
     from airflow_provider_tiktok.hooks.tiktok import TikTokHook
 
     app = app_config_from_connection(demo_connection)
-    users = requests.get(emulator_url + "/emulator/users", timeout=10).json()
+    args = command_of(services["tiktok-emulator"])
+    admin = {"Authorization": f"Bearer {args[args.index('--admin-token') + 1]}"}
+    assert requests.get(emulator_url + "/emulator/users", timeout=10).status_code == 401
+    users = requests.get(emulator_url + "/emulator/users", headers=admin, timeout=10).json()
     user = next(u for u in (users["users"] if isinstance(users, dict) else users) if u.get("is_target_user"))
     verifier, challenge = TikTokHook.new_pkce_pair()
     consent = requests.get(

@@ -1,7 +1,12 @@
-"""Emulator-only HTTP admin endpoints under ``/emulator/`` (config, faults, clock, requests, users)."""
+"""Emulator-only HTTP admin endpoints under ``/emulator/`` (config, faults, clock, requests, users).
+
+When the emulator has an ``admin_token`` (required unless it listens on loopback only), every admin route
+but ``GET /emulator/health`` needs ``Authorization: Bearer <admin_token>``; without it the answer is a 401.
+"""
 
 from __future__ import annotations
 
+import hmac
 import json
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
@@ -17,6 +22,10 @@ if TYPE_CHECKING:
 
 def handle(state: EmulatorState, request: Request) -> Response:
     """Dispatch ``/emulator/<name>``; bad input is a 400 with ``{"error": ...}``."""
+    if (request.method, request.path) == ("GET", "/emulator/health"):
+        return _reply({"ok": True})
+    if not _authorized(state, request):
+        return _reply({"error": "the emulator's admin API needs Authorization: Bearer <admin_token>"}, 401)
     route = _ROUTES.get((request.method, request.path))
     if route is None:
         return _reply({"error": f"no admin route {request.method} {request.path}"}, 404)
@@ -27,6 +36,13 @@ def handle(state: EmulatorState, request: Request) -> Response:
         return _reply(route(state, body))
     except (ValueError, TypeError) as exc:
         return _reply({"error": str(exc)}, 400)
+
+
+def _authorized(state: EmulatorState, request: Request) -> bool:
+    token = state.config.admin_token
+    if not token:
+        return True
+    return hmac.compare_digest(request.authorization.encode(), f"Bearer {token}".encode())
 
 
 def _reply(payload: Any, status: int = 200) -> Response:

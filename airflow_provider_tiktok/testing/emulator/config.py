@@ -8,6 +8,7 @@ listening socket are start-only.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -65,6 +66,11 @@ class EmulatorConfig:
     record_limit: int = _knob(100_000, "recorded requests kept (oldest dropped; counters are exact)")
     start_time: float | None = _knob(None, "emulator clock start, Unix seconds (default: now)")
     host: str = _knob("127.0.0.1", "listen address")
+    admin_token: str | None = _knob(
+        None,
+        "bearer token the /emulator/* admin API requires (Authorization: Bearer ...); required when host "
+        "is not a loopback address; the CLI also reads TIKTOK_EMULATOR_ADMIN_TOKEN",
+    )
     port: int = _knob(0, "listen port (0 = a free port)")
 
     def __post_init__(self) -> None:
@@ -98,6 +104,12 @@ class EmulatorConfig:
         unknown = set(self.app_scopes) - KNOWN_SCOPES
         if unknown:
             raise ValueError(f"unknown app_scopes: {sorted(unknown)}")
+        if not self.admin_token and not is_loopback(self.host):
+            raise ValueError(
+                f"host {self.host!r} is not a loopback address: set admin_token (--admin-token or "
+                "TIKTOK_EMULATOR_ADMIN_TOKEN), or anyone who reaches the port can change faults, the clock "
+                "and read recorded requests (tokens included) through /emulator/*"
+            )
         if not 1 <= len(self.redirect_uris) <= 10:
             raise ValueError("register between 1 and 10 redirect_uris")
         for uri in self.redirect_uris:
@@ -117,7 +129,18 @@ class EmulatorConfig:
         """All knobs as JSON-ready values, without the client secret."""
         data = dataclasses.asdict(self)
         data.pop("client_secret")
+        data["admin_token"] = "***" if data["admin_token"] else None
         return {k: list(v) if isinstance(v, tuple) else v for k, v in data.items()}
+
+
+def is_loopback(host: str) -> bool:
+    """True when ``host`` (a listen address) only accepts connections from this machine."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def redirect_uri_problem(uri: str, *, allow_http: bool = False) -> str | None:
