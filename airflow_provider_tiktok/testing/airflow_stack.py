@@ -35,6 +35,9 @@ STANDALONE = ("standalone",)
 TERMINAL_RUN_STATES = frozenset({"success", "failed"})
 
 
+_LOCKED_ATTEMPTS = 10
+
+
 class AirflowStack:
     """Start ``airflow`` components as subprocesses sharing a temporary home and sqlite database.
 
@@ -139,6 +142,22 @@ class AirflowStack:
                 f"`airflow {' '.join(args)}` exited {result.returncode}:\n{result.stdout}\n{result.stderr}"
             )
         return result
+
+    def create_backfill(self, dag_id: str, from_date: str, to_date: str, *, max_active_runs: int) -> None:
+        """``airflow backfill create``, tried again while sqlite refuses its write lock.
+
+        sqlite answers "database is locked" at once, whatever the busy timeout, when a read transaction
+        must become a write while the scheduler writes; the command creates every run in one transaction,
+        rolled back on that error, so trying again cannot create a run twice.
+        """
+        args = ("backfill", "create", "--dag-id", dag_id, "--from-date", from_date, "--to-date", to_date)
+        for _ in range(_LOCKED_ATTEMPTS):  # bounded
+            result = self.cli(*args, f"--max-active-runs={max_active_runs}", check=False)
+            if result.returncode == 0:
+                return
+            if "database is locked" not in result.stdout + result.stderr:
+                break
+        raise RuntimeError(f"`airflow {' '.join(args)}` exited {result.returncode}:\n{result.stderr[-3000:]}")
 
     def token(self, user: str = "admin") -> str:
         """A JWT for ``user`` from the SimpleAuthManager login endpoint."""

@@ -85,10 +85,7 @@ def test_backfill_lands_every_date_with_concurrent_runs(
     dates = _dates()
     # --to-date is compared with logical dates (the report day at the schedule time, 02:00), so the
     # runbook's inclusive form names the last day's end.
-    airflow.cli(
-        "backfill", "create", "--dag-id", DAG_ID, "--from-date", dates[0],
-        "--to-date", f"{dates[-1]}T23:59:59", "--max-active-runs", str(DATES),
-    )  # fmt: skip
+    airflow.create_backfill(DAG_ID, dates[0], f"{dates[-1]}T23:59:59", max_active_runs=DATES)
     # Queued runs wait for the DAG to be unpaused, which also starts today's scheduled run beside
     # them. (Unpausing first would make the CLI race the busy scheduler for sqlite's single writer.)
     airflow.unpause(DAG_ID)

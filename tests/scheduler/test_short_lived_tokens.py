@@ -42,7 +42,13 @@ def emulator() -> Iterator[TikTokEmulator]:
     from airflow_provider_tiktok.testing.emulator import EmulatorConfig, TikTokEmulator
 
     config = EmulatorConfig(
-        users=4, videos=60, non_target_users=0, strict_rotation=True, access_ttl=ACCESS_TTL, latency=0.2
+        users=4,
+        videos=60,
+        non_target_users=0,
+        strict_rotation=True,
+        access_ttl=ACCESS_TTL,
+        latency=0.2,
+        token_errors_http_200=False,  # refused grants as HTTP 400, so the figures can count them
     )
     with TikTokEmulator(config) as emu:
         yield emu
@@ -111,10 +117,7 @@ def test_no_report_fails_for_token_age_and_only_the_revoked_account_says_relink(
     revoked_conn, revoked_user = conn_ids[-1], emulator.target_users[-1]
     dates = _dates()
     started = time.monotonic()
-    airflow.cli(
-        "backfill", "create", "--dag-id", DAG_ID, "--from-date", dates[0],
-        "--to-date", f"{dates[-1]}T23:59:59", "--max-active-runs", "4",
-    )  # fmt: skip
+    airflow.create_backfill(DAG_ID, dates[0], f"{dates[-1]}T23:59:59", max_active_runs=4)
     airflow.unpause(DAG_ID)  # also starts the latest scheduled run beside the backfill
 
     # Revoke one account at TikTok once the first backfill run has finished: the runs after it meet it.
@@ -142,7 +145,7 @@ def test_no_report_fails_for_token_age_and_only_the_revoked_account_says_relink(
     logs = "\n".join(airflow.task_log_texts())
     assert "Relink TikTok account" in logs
 
-    statuses = Counter(r.status for r in emulator.requests if r.path == TOKEN_PATH)
+    statuses = Counter(r.status for r in emulator.requests if r.path == TOKEN_PATH)  # 400 = refused
     print(  # the figures of the note (pytest -s)
         f"\n[short tokens] {len(runs)} runs, {len(reports)} report tasks in {elapsed:.0f}s "
         f"({elapsed / ACCESS_TTL:.1f} token lifetimes); token requests {dict(statuses)}; "

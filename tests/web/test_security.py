@@ -45,7 +45,7 @@ def test_api_client_without_valid_token_gets_401_or_403(make_client: Callable[..
 
 
 def test_bearer_token_is_accepted(make_client: Callable[..., TestClient]) -> None:
-    from conftest import jwt_for
+    from tests.web.conftest import jwt_for
 
     response = make_client(None).get("/tiktok/accounts", headers={"Authorization": f"Bearer {jwt_for('op')}"})
     assert response.status_code == 200
