@@ -12,11 +12,13 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_tiktok.connections import REGISTRY_VARIABLE, connection_extra
+from airflow_provider_tiktok.errors import TikTokConfigError, accounts_page_url
 from airflow_provider_tiktok.operators.tiktok import ERROR_XCOM_KEY, SUMMARY_XCOM_KEY
-from airflow_provider_tiktok.report_manifest import as_list, build_manifest, failure_message
+from airflow_provider_tiktok.report_manifest import as_list, build_manifest, carry_over, failure_message
 from airflow_provider_tiktok.report_settings import (
     SETTINGS_VARIABLE,
     ReportSettings,
+    check_distinct_keys,
     check_map_length,
     fill_key,
     parse_account_list,
@@ -67,6 +69,65 @@ def select_run_accounts(
     return accounts
 
 
+def _run_keys(
+    backend: StorageBackend, settings: ReportSettings, accounts: list[str], report_date: str
+) -> dict[str, list[str]]:
+    """The S3 keys each account's report task will write (the account file's too, when enabled)."""
+    templates = [settings.key_template] + (
+        [settings.account_key_template] if settings.account_key_template else []
+    )
+    keys = {}
+    for conn_id in accounts:
+        open_id = _open_id(backend, conn_id)
+        if open_id is None:
+            continue  # its report task fails on its own, naming the problem
+        keys[conn_id] = [
+            fill_key(t, report_date=report_date, open_id=open_id, account=conn_id) for t in templates
+        ]
+    return keys
+
+
+def _open_id(backend: StorageBackend, conn_id: str) -> str | None:
+    try:
+        value = connection_extra(backend.get_connection(conn_id)).get("open_id")
+    except Exception:
+        log.warning(
+            "Could not read connection %s to compute its keys; its report task will say why.", conn_id
+        )
+        return None
+    return str(value) if value else None
+
+
+def check_bucket_writable(bucket: str, aws_conn_id: str, *, probe_key: str) -> None:
+    """Write and delete a zero-byte probe object, so a missing or read-only bucket fails before any fetch.
+
+    :param bucket: the run's bucket.
+    :param aws_conn_id: the connection the report tasks will use.
+    :param probe_key: key of the probe object (next to the run's manifest).
+    """
+    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+    hook = S3Hook(aws_conn_id=aws_conn_id)
+    try:
+        client = hook.get_conn()
+        client.put_object(Bucket=bucket, Key=probe_key, Body=b"")
+        client.delete_object(Bucket=bucket, Key=probe_key)
+    except Exception as exc:
+        raise TikTokConfigError(
+            f"tiktok_daily_report: cannot write to S3 bucket {bucket!r} with connection {aws_conn_id!r} "
+            f"({_s3_reason(exc)}). Create the bucket or give that connection write access, or fix 'bucket' "
+            f"/ 'aws_conn_id' in Variable {SETTINGS_VARIABLE!r}. Nothing was fetched."
+        ) from None
+
+
+def _s3_reason(exc: Exception) -> str:
+    """botocore's error code and message, without a traceback."""
+    error = getattr(exc, "response", {}).get("Error", {}) if hasattr(exc, "response") else {}
+    if error:
+        return f"{error.get('Code')}: {error.get('Message') or ''}".strip().rstrip(":")
+    return f"{type(exc).__name__}: {exc}"
+
+
 def report_kwargs(settings: ReportSettings, conn_id: str, report_date: str) -> dict[str, Any]:
     """Keyword arguments of one account's mapped report task."""
     return {
@@ -103,6 +164,11 @@ def prepare_run(
     variable = parse_settings_variable(store.get_variable(SETTINGS_VARIABLE))
     settings = resolve_settings(params=params, variable=variable, default_timezone=default_timezone)
     accounts = select_run_accounts(store, settings, params.get("accounts"))
+    if not accounts:
+        raise TikTokConfigError(
+            "tiktok_daily_report: no TikTok account to report (Variable 'tiktok_accounts' is empty or the "
+            f"run's selection matched none); link one at {accounts_page_url()}. Nothing was written."
+        )
     check_map_length(len(accounts), _max_map_length())
     dag_run = context.get("dag_run")
     report_date = run_report_date(
@@ -118,11 +184,14 @@ def prepare_run(
         len(accounts),
         settings.bucket,
     )
+    manifest_key = fill_key(settings.manifest_key_template, report_date=report_date)
+    check_distinct_keys(_run_keys(store, settings, accounts, report_date), manifest_key)
+    check_bucket_writable(settings.bucket, settings.aws_conn_id, probe_key=f"{manifest_key}.prepare-probe")
     run = {
         **settings.to_dict(),
         "report_date": report_date,
         "accounts": accounts,
-        "manifest_key": fill_key(settings.manifest_key_template, report_date=report_date),
+        "manifest_key": manifest_key,
     }
     return {
         "accounts": accounts,
@@ -157,6 +226,7 @@ def finalize_run(
         timezone_name=run["timezone"],
         run_id=str(context.get("run_id")),
     )
+    manifest = carry_over(manifest, _previous_manifest(run))
     uri = _upload_manifest(run, manifest)
     if not manifest["complete"]:
         raise AirflowFailException(failure_message(manifest, uri))
@@ -170,6 +240,21 @@ def finalize_run(
     }
     context["outlet_events"][asset].extra = extra
     return {"manifest_uri": uri, "totals": manifest["totals"]}
+
+
+def _previous_manifest(run: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The date's manifest written by an earlier run, if any (a rerun of fewer accounts keeps the rest)."""
+    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+    hook = S3Hook(aws_conn_id=run["aws_conn_id"])
+    if not hook.check_for_key(run["manifest_key"], bucket_name=run["bucket"]):
+        return None
+    try:
+        previous = json.loads(hook.read_key(run["manifest_key"], bucket_name=run["bucket"]))
+    except ValueError:
+        log.warning("The earlier manifest %s is not JSON; replacing it.", run["manifest_key"])
+        return None
+    return previous if isinstance(previous, dict) else None
 
 
 def _upload_manifest(run: Mapping[str, Any], manifest: Mapping[str, Any]) -> str:

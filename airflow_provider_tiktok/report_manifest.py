@@ -73,6 +73,38 @@ def build_manifest(
     }
 
 
+def carry_over(manifest: dict[str, Any], previous: Mapping[str, Any] | None) -> dict[str, Any]:
+    """``manifest`` plus the entries of ``previous`` for accounts this run did not cover.
+
+    A rerun of a date for some accounts (the ``accounts`` param) leaves the others' files in place, so
+    its manifest must not claim fewer accounts than the date has: their earlier entries are kept, marked
+    with the run that wrote them.
+
+    :param manifest: this run's manifest (:func:`build_manifest`).
+    :param previous: the date's manifest before this run, or None.
+    """
+    if not previous or not isinstance(previous.get("accounts"), list):
+        return manifest
+    covered = {e["account_conn_id"] for e in manifest["accounts"]}
+    kept = [
+        {**e, "run_id": e.get("run_id") or previous.get("run_id")}
+        for e in previous["accounts"]
+        if isinstance(e, dict) and e.get("account_conn_id") not in covered
+    ]
+    if not kept:
+        return manifest
+    entries = manifest["accounts"] + kept
+    ok = [e for e in entries if e.get("status") == "ok"]
+    totals = {
+        "accounts": len(entries),
+        "succeeded": len(ok),
+        "failed": len(entries) - len(ok),
+        "rows": sum(int(e.get("rows") or 0) for e in ok),
+        "skipped_rows": sum(int(e.get("skipped_rows") or 0) for e in ok),
+    }
+    return {**manifest, "accounts": entries, "complete": len(ok) == len(entries), "totals": totals}
+
+
 def _entry(conn_id: str, summary: Mapping[str, Any] | None, error: str | None) -> dict[str, Any]:
     if summary is not None:
         return {

@@ -154,6 +154,41 @@ def _run_overrides(params: Mapping[str, Any], variable: Mapping[str, Any]) -> di
     return {n: params.get(n) for n in (*RUN_CHOICES, *sorted(allowed))}
 
 
+def _check_type(name: str, value: Any, kinds: tuple[type, ...], meaning: str) -> Any:
+    """``value`` if it has one of ``kinds``; else an error naming the key, the value and what it must be.
+
+    A setting of the wrong type is never coerced: ``"encrypt": "enabled"`` would silently mean "no".
+    """
+    if isinstance(value, bool) and bool not in kinds:
+        value = object()  # True/False are ints in Python, never a bucket or a template here
+    if not isinstance(value, kinds):
+        shown = json.dumps(value) if isinstance(value, str | int | float | list | dict | bool) else "?"
+        raise TikTokConfigError(
+            f"tiktok_daily_report: setting {name!r} is {shown}, but it must be {meaning}; "
+            f"fix it in Variable {SETTINGS_VARIABLE!r}."
+        )
+    return value
+
+
+def _check_types(values: Mapping[str, Any]) -> None:
+    """Every resolved setting has the type it must have (see the README's settings table)."""
+    text = (str,)
+    optional_text = (str, type(None))
+    _check_type("bucket", values["bucket"], optional_text, "a bucket name (text)")
+    for name in ("key_template", "manifest_key_template"):
+        _check_type(name, values[name], text, "a key template (text)")
+    _check_type(
+        "account_key_template",
+        values["account_key_template"],
+        optional_text,
+        'a key template, or "" for none',
+    )
+    _check_type("aws_conn_id", values["aws_conn_id"], text, "a connection id (text)")
+    _check_type("app_conn_id", values["app_conn_id"], optional_text, "a connection id (text) or null")
+    _check_type("timezone", values["timezone"], optional_text, "an IANA timezone name (text) or null")
+    _check_type("encrypt", values["encrypt"], (bool,), "true or false (JSON booleans)")
+
+
 def _check_template(name: str, template: Any) -> str:
     """A key template as text; Jinja in it is refused (it would be data rendered as code)."""
     text = str(template)
@@ -216,6 +251,7 @@ def resolve_settings(
         )
     overrides = _run_overrides(params, variable)
     values = {name: _pick(name, overrides, variable, default) for name, default in SETTING_DEFAULTS.items()}
+    _check_types(values)
     return ReportSettings(
         bucket=_check_bucket(values["bucket"]),
         key_template=_check_template("key_template", values["key_template"]),
@@ -224,15 +260,9 @@ def resolve_settings(
         aws_conn_id=str(values["aws_conn_id"]),
         app_conn_id=values["app_conn_id"] or None,
         timezone=_check_timezone(str(values["timezone"] or default_timezone)),
-        encrypt=_as_bool(values["encrypt"]),
+        encrypt=values["encrypt"],
         formula_escaping=_check_escaping(values["formula_escaping"]),
     )
-
-
-def _as_bool(value: Any) -> bool:
-    if isinstance(value, str):
-        return value.strip().lower() in ("1", "true", "yes", "on")
-    return bool(value)
 
 
 def parse_settings_variable(raw: str | None) -> dict[str, Any]:
@@ -380,6 +410,28 @@ def schedule_from_env(environ: Mapping[str, str] | None = None) -> tuple[str, st
             "environment of the scheduler and dag-processor."
         ) from None
     return f"{int(match.group(2))} {int(match.group(1))} * * *", tz
+
+
+def check_distinct_keys(keys_by_account: Mapping[str, list[str]], manifest_key: str) -> None:
+    """Every account's keys differ from every other account's and from the manifest's.
+
+    A template without a per-account placeholder would make every account write the same object, each
+    replacing the last, while the manifest says all landed.
+
+    :param keys_by_account: the run's actual keys (video file, then account file) per account conn id.
+    :param manifest_key: the run's manifest key.
+    """
+    owner: dict[str, str] = {manifest_key: "the manifest"}
+    for conn_id, keys in keys_by_account.items():
+        for key in keys:
+            other = owner.setdefault(key, conn_id)
+            if other != conn_id or keys.count(key) > 1:
+                raise TikTokConfigError(
+                    f"tiktok_daily_report: {conn_id} and {other} would both write s3 key {key!r}, each "
+                    "replacing the other. Give key_template and account_key_template a per-account "
+                    "placeholder ({open_id} or {account}) and make them differ, in Variable "
+                    f"{SETTINGS_VARIABLE!r}."
+                )
 
 
 def fill_key(template: str, *, report_date: date | str, open_id: str = "", account: str = "") -> str:

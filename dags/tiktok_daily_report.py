@@ -32,8 +32,8 @@ from airflow.sdk import Asset, CronDataIntervalTimetable, Param, XComArg, dag
 from airflow_provider_tiktok.operators.refresh import TikTokRefreshTokensOperator
 from airflow_provider_tiktok.operators.report_run import (
     ACCOUNTS_XCOM_KEY,
+    PREPARE_TASK_ID,
     REPORT_TASK_ID,
-    RUN_XCOM_KEY,
     TikTokReportFinalizeOperator,
     TikTokReportPrepareOperator,
 )
@@ -106,7 +106,7 @@ PARAMS = {
 )
 def tiktok_daily_report() -> None:
     """Daily TikTok video statistics to S3 (see the module docstring)."""
-    prepare = TikTokReportPrepareOperator(task_id="prepare", default_timezone=TIMEZONE)
+    prepare = TikTokReportPrepareOperator(task_id=PREPARE_TASK_ID, default_timezone=TIMEZONE)
     refresh = TikTokRefreshTokensOperator(
         task_id="refresh_tokens", account_conn_ids=XComArg(prepare, key=ACCOUNTS_XCOM_KEY)
     )
@@ -114,9 +114,7 @@ def tiktok_daily_report() -> None:
         task_id=REPORT_TASK_ID,
         map_index_template=MAP_INDEX_TEMPLATE,
     ).expand_kwargs(XComArg(prepare))
-    finalize = TikTokReportFinalizeOperator(
-        task_id="finalize", run=XComArg(prepare, key=RUN_XCOM_KEY), asset=REPORT_ASSET, retries=2
-    )
+    finalize = TikTokReportFinalizeOperator(task_id="finalize", asset=REPORT_ASSET, retries=2)
     prepare >> refresh >> report >> finalize
 
 

@@ -20,14 +20,14 @@ from airflow.sdk.exceptions import AirflowFailException
 from airflow_provider_tiktok.report_settings import DEFAULT_TIMEZONE
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
 
     from airflow.sdk import Asset, Context
 
 #: XCom keys the prepare task pushes besides its return value (the per-account kwargs).
 ACCOUNTS_XCOM_KEY = "accounts"
 RUN_XCOM_KEY = "run"
-#: Task id of the mapped report task, as the DAG names it.
+#: Task ids of the prepare task and of the mapped report task, as the DAG names them.
+PREPARE_TASK_ID = "prepare"
 REPORT_TASK_ID = "report"
 
 
@@ -71,27 +71,38 @@ class TikTokReportFinalizeOperator(BaseOperator):
 
     Runs whatever happened upstream (``trigger_rule`` all done). When every account landed, the
     event of ``asset`` gets the extra ``report_date``, ``bucket``, ``manifest_key``, ``manifest_uri``,
-    ``rows`` and ``accounts``; a partly failed run emits no event.
+    ``rows`` and ``accounts``; a partly failed run emits no event. When the prepare task did not finish
+    there is nothing to finalize: the task fails at once, without retries, pointing at prepare's error.
 
-    :param run: the ``run`` XCom of :class:`TikTokReportPrepareOperator`.
     :param asset: the report's Asset (also set as the task's outlet).
+    :param prepare_task_id: task id of the :class:`TikTokReportPrepareOperator` whose ``run`` XCom this reads.
     :param report_task_id: task id of the mapped report task whose summaries and errors are collected.
     """
 
-    template_fields: Sequence[str] = ("run",)
     ui_color = "#25f4ee"
 
     def __init__(
-        self, *, run: Any, asset: Asset, report_task_id: str = REPORT_TASK_ID, **kwargs: Any
+        self,
+        *,
+        asset: Asset,
+        prepare_task_id: str = PREPARE_TASK_ID,
+        report_task_id: str = REPORT_TASK_ID,
+        **kwargs: Any,
     ) -> None:
         kwargs.setdefault("trigger_rule", TriggerRule.ALL_DONE)
         super().__init__(outlets=[asset], **kwargs)
-        self.run = run
         self.asset = asset
+        self.prepare_task_id = prepare_task_id
         self.report_task_id = report_task_id
 
     def execute(self, context: Context) -> dict[str, Any]:
         """Upload the manifest and decide the run's outcome; see the class docstring."""
         from airflow_provider_tiktok.daily_report import finalize_run
 
-        return finalize_run(self.run, context, asset=self.asset, report_task_id=self.report_task_id)
+        run = context["ti"].xcom_pull(task_ids=self.prepare_task_id, key=RUN_XCOM_KEY)
+        if not run:
+            raise AirflowFailException(
+                f"Nothing to finalize: task {self.prepare_task_id!r} did not finish, so nothing was fetched "
+                "or written. Its log says why and what to change."
+            )
+        return finalize_run(run, context, asset=self.asset, report_task_id=self.report_task_id)

@@ -242,7 +242,9 @@ def assert_rotated_tokens_kept(conn_ids: list[str]) -> None:
         assert tokens.access_token_expires_at > datetime.now(timezone.utc)
 
 
-def test_s3_down_fails_reports_and_run(deployment: Deployment, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_s3_down_fails_the_run_before_fetching(
+    deployment: Deployment, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from airflow_provider_tiktok.testing.ports import free_port
 
     setup = deployment
@@ -256,8 +258,10 @@ def test_s3_down_fails_reports_and_run(deployment: Deployment, monkeypatch: pyte
     run = load_dag().test(logical_date=logical_date(4))
     states = task_states(run)
     assert str(run.state) == "failed"
-    assert states[("report", 0)] == "failed"
+    assert states[("prepare", -1)] == "failed"  # found before anything is fetched
+    assert ("report", 0) not in states
     assert states[("finalize", -1)] == "failed"
+    assert setup.emu.count() == 0
     assert setup.keys() == []
 
 
