@@ -86,8 +86,8 @@ def test_backfill_lands_every_date_with_concurrent_runs(
     # --to-date is compared with logical dates (the report day at the schedule time, 02:00), so the
     # runbook's inclusive form names the last day's end.
     airflow.cli(
-        "backfill", "create", "--dag-id", DAG_ID, "--from-date", dates[0],
-        "--to-date", f"{dates[-1]}T23:59:59", "--max-active-runs", str(DATES),
+        "backfill", "create", f"--dag-id={DAG_ID}", f"--from-date={dates[0]}",
+        f"--to-date={dates[-1]}T23:59:59", f"--max-active-runs={DATES}",
     )  # fmt: skip
     # Queued runs wait for the DAG to be unpaused, which also starts today's scheduled run beside
     # them. (Unpausing first would make the CLI race the busy scheduler for sqlite's single writer.)
