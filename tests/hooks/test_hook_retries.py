@@ -112,7 +112,7 @@ def test_auth_errors_are_not_retried_and_say_relink(
         list(hook.iter_videos())
     assert err.value.code == "access_token_invalid"
     assert f"relink account @{emu.target_users[0].username} at http" in str(err.value)
-    assert "/tiktok/accounts" in str(err.value)
+    assert "/plugin/tiktok-accounts" in str(err.value)
     assert emu.count(VIDEO_LIST_PATH) == 1
     assert sleeps == []
 
