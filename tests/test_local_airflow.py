@@ -134,7 +134,7 @@ def test_make_airflow_serves_the_page_over_https_and_stops_on_ctrl_c() -> None:
             check=False,
         )
         assert got.returncode == 0, got.stderr[-2000:]
-        assert json.loads(got.stdout)[0]["login"] == app["login"]
+        assert json.loads(got.stdout.strip().splitlines()[-1])[0]["login"] == app["login"]
     finally:
         process.send_signal(signal.SIGINT)
         output, _ = process.communicate(timeout=180)

@@ -98,7 +98,8 @@ def render_problem(
 
     :param request: the current request.
     :param problem: what happened and what to do.
-    :param back_url: where the "back" link goes; the accounts page inside the Airflow UI by default.
+    :param back_url: where the "back" link goes; the accounts page by default (loaded in the UI's iframe,
+        or, opened on its own, moved into the UI).
     :param user: name of the signed-in user, when known.
     """
     if is_top_level(request):
@@ -108,6 +109,6 @@ def render_problem(
         "problem.html",
         status_code=problem.status_code,
         problem=problem,
-        back_url=back_url or ui_accounts_url(),
+        back_url=back_url or pages_url("accounts"),
         user=user,
     )
