@@ -38,15 +38,15 @@ pytest: env browser ## pytest only
 
 test: lint typecheck pytest ## Lint, type check and run every test
 
-demo: env ## The daily report on embedded defaults: emulator + moto_server, 3 linked accounts, yesterday's CSVs
-	$(UV) run --frozen python -m airflow_provider_tiktok.demo
+demo: env ## The daily report on embedded defaults: emulator + moto_server, 3 linked accounts, yesterday's CSVs (KEEP=1 keeps them)
+	$(UV) run --frozen python -m airflow_provider_tiktok.demo $(if $(KEEP),--keep)
 
 bench: env ## Benchmarks (figures and ratios; no pass/fail timing)
 	@for script in bench/bench_*.py; do \
 	  echo "=== $$script"; $(UV) run --frozen python $$script; \
 	done
 
-airflow: env ## Local airflow standalone on https://localhost:8443 with the emulator, moto_server and the accounts page
+airflow: env ## Local Airflow on https://localhost:8443 (loopback only) with the emulator, moto_server and the accounts page
 	$(UV) run --frozen python -m airflow_provider_tiktok.local_airflow $(AIRFLOW_ARGS)
 
 emulator: env ## Run the TikTok emulator alone on 127.0.0.1:8900

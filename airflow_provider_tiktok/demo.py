@@ -8,12 +8,17 @@
 5. ``airflow dags test tiktok_daily_report <yesterday>``;
 6. the S3 keys written, the manifest and the first lines of one CSV; everything started is stopped.
 
-Run with ``uv run python -m airflow_provider_tiktok.demo``. Nothing here imports Airflow before the
+With ``--keep`` (``make demo KEEP=1``) the Airflow home stays, the objects written to S3 are copied into
+``<home>/s3/<bucket>/`` before the S3 server stops, and ``<home>/airflow.env`` sets up a shell for the
+``airflow`` CLI against that home (task logs, ``airflow dags list-runs``, ...).
+
+Run with ``uv run python -m airflow_provider_tiktok.demo [--keep]``. Nothing here imports Airflow before the
 temporary home is configured (Airflow reads its configuration once, on first import).
 """
 
 from __future__ import annotations
 
+import argparse
 import csv
 import io
 import itertools
@@ -30,6 +35,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
+
+from airflow_provider_tiktok.testing.env_file import write_env_file
 
 if TYPE_CHECKING:
     from airflow_provider_tiktok.testing.emulator import TikTokEmulator
@@ -62,8 +69,9 @@ def configure_airflow_home() -> Path:
             "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_FOLDER),
             "AIRFLOW__CORE__FERNET_KEY": Fernet.generate_key().decode(),
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
-            "AIRFLOW__API__SECRET_KEY": secrets.token_urlsafe(16),
-            "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(16),
+            "AIRFLOW__API__SECRET_KEY": secrets.token_urlsafe(48),
+            # JWTs are HS512: PyJWT warns about a key under 64 bytes (64 characters here).
+            "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(48),
             "AWS_ACCESS_KEY_ID": DUMMY_AWS_KEY,
             "AWS_SECRET_ACCESS_KEY": DUMMY_AWS_SECRET,
             "AWS_DEFAULT_REGION": "us-east-1",
@@ -187,8 +195,34 @@ def preview_records(text: str, count: int) -> list[str]:
     return records
 
 
-def main() -> int:
+def keep_objects(s3: Any, target: Path) -> list[Path]:
+    """Copy every object of the demo bucket to ``target/<bucket>/<key>``; returns the files written.
+
+    :param s3: a boto3 S3 client of the demo's S3 server.
+    :param target: local folder (created).
+    """
+    written = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET):
+        for obj in page.get("Contents", []):
+            path = target / BUCKET / obj["Key"]
+            path.parent.mkdir(parents=True, exist_ok=True)
+            s3.download_file(BUCKET, obj["Key"], str(path))
+            written.append(path)
+    return written
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """Command-line options."""
+    parser = argparse.ArgumentParser(description="make demo: the daily report on embedded defaults")
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the Airflow home and a copy of the S3 objects written"
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
     """Run the demo; returns the process exit code."""
+    args = parse_args(argv)
     started = time.monotonic()
     home = configure_airflow_home()
     from airflow_provider_tiktok.testing.emulator import EmulatorConfig, TikTokEmulator
@@ -209,9 +243,20 @@ def main() -> int:
             say(f"running `airflow dags test tiktok_daily_report {report_date}` ...")
             say(f"report run finished in {run_report(report_date):.1f}s")
             show_results(s3_server.client(), report_date)
+            if args.keep:
+                kept = keep_objects(s3_server.client(), home / "s3")
+                say(f"kept {len(kept)} S3 objects under {home / 's3' / BUCKET}/")
     finally:
-        shutil.rmtree(home, ignore_errors=True)
-    say(f"done in {time.monotonic() - started:.0f}s; emulator, S3 server and the temporary home are gone.")
+        if not args.keep:
+            shutil.rmtree(home, ignore_errors=True)
+    elapsed = time.monotonic() - started
+    if args.keep:
+        env_file = write_env_file(home, os.environ)
+        say(f"done in {elapsed:.0f}s; emulator and S3 server stopped. Kept the Airflow home {home}")
+        say(f"  airflow CLI against it: . {env_file} && airflow dags list-runs tiktok_daily_report")
+        say(f"  remove it when done: rm -rf {home}")
+    else:
+        say(f"done in {elapsed:.0f}s; emulator, S3 server and the temporary home are gone.")
     return 0
 
 

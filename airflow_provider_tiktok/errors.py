@@ -8,22 +8,27 @@ from __future__ import annotations
 
 from airflow.exceptions import AirflowException
 
-ACCOUNTS_PAGE_PATH = "/tiktok/accounts"
+# The page's route inside the Airflow UI (the plugin's ``external_views`` ``url_route``): the UI serves
+# it at ``<base_url>/plugin/<url_route>``, with Airflow's navigation around the page's iframe.
+ACCOUNTS_UI_ROUTE = "tiktok-accounts"
+ACCOUNTS_PAGE_PATH = f"/plugin/{ACCOUNTS_UI_ROUTE}"
 DEFAULT_BASE_URL = "http://localhost:8080"
 
 
-def accounts_page_url() -> str:
-    """Return the URL of the plugin's accounts page, where accounts are linked and relinked.
+def accounts_page_url(base_url: str | None = None) -> str:
+    """Return the URL of the accounts page inside the Airflow UI, where accounts are linked and relinked.
 
-    Built from ``[api] base_url`` (falls back to ``http://localhost:8080``).
+    :param base_url: the Airflow UI's base URL; ``[api] base_url`` when None (falls back to
+        ``http://localhost:8080``).
     """
-    base = ""
-    try:
-        from airflow.configuration import conf
+    base = base_url or ""
+    if not base:
+        try:
+            from airflow.configuration import conf
 
-        base = conf.get("api", "base_url", fallback="") or ""
-    except Exception:  # noqa: S110 - a missing config must never hide the real error being reported
-        pass
+            base = conf.get("api", "base_url", fallback="") or ""
+        except Exception:  # noqa: S110 - a missing config must never hide the real error being reported
+            pass
     return (base or DEFAULT_BASE_URL).rstrip("/") + ACCOUNTS_PAGE_PATH
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from sqlalchemy import select
@@ -31,6 +31,7 @@ from airflow_provider_tiktok.connections import (
     rotation_variable_key,
 )
 from airflow_provider_tiktok.errors import TikTokConfigError, TikTokError
+from airflow_provider_tiktok.report_status import ReportStatus, parse_report_status
 from airflow_provider_tiktok.tokens import DEFAULT_WARN_DAYS, OrmBackend, TokenSet, TokenStore, utcnow
 
 if TYPE_CHECKING:
@@ -43,8 +44,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-Status = Literal["broken", "expired", "expiring", "ok"]
-_STATUS_ORDER: dict[str, int] = {"broken": 0, "expired": 1, "expiring": 2, "ok": 3}
+Status = Literal["broken", "expired", "report_failed", "expiring", "ok"]
+_STATUS_ORDER: dict[str, int] = {"broken": 0, "expired": 1, "report_failed": 2, "expiring": 3, "ok": 4}
 
 
 class WrongAccountError(TikTokError):
@@ -127,15 +128,16 @@ class AccountStatus:
 
     :param conn_id: account connection id.
     :param account: who the account is, None when its connection cannot be read.
-    :param status: broken (refresh rejected or unreadable), expired, expiring (within warn days) or ok.
+    :param status: broken (a refresh or report was refused for want of a relink, or the account is
+        unreadable), expired, report_failed (the last report failed otherwise), expiring (within warn
+        days) or ok.
     :param detail: one sentence for the status, with what to do.
     :param scopes: granted scopes.
     :param access_token_expires_at: effective access-token expiry (rotation Variable or connection).
     :param refresh_token_expires_at: effective refresh-token expiry.
     :param refresh_days_left: days until the refresh token expires (negative once expired).
     :param refresh_expiry_assumed: True when TikTok sent no refresh lifetime and 180 days were assumed.
-    :param last_report_date: report date of the last CSV written for the account, if any.
-    :param last_report_written_at: when that CSV was written.
+    :param report: what the report task recorded: the newest date written and the last run.
     """
 
     conn_id: str
@@ -147,13 +149,24 @@ class AccountStatus:
     refresh_token_expires_at: datetime | None = None
     refresh_days_left: float | None = None
     refresh_expiry_assumed: bool = False
-    last_report_date: str | None = None
-    last_report_written_at: str | None = None
+    report: ReportStatus = field(default_factory=ReportStatus)
 
     @property
     def needs_action(self) -> bool:
         """True when someone has to relink (or fix) the account."""
         return self.status != "ok"
+
+    @property
+    def last_run_todo(self) -> str | None:
+        """What to do about a failed last report run, None when it succeeded (or there was none)."""
+        run = self.report.last_run
+        if run is None or run.ok:
+            return None
+        if run.needs_relink and self.status == "broken":
+            return "Regenerate the token, then clear the failed report task to run it again."
+        if run.needs_relink:
+            return "The token was regenerated since: clear the failed report task to run it again."
+        return "Clear the failed report task in Airflow to retry; the next daily run tries again too."
 
     @property
     def label(self) -> str:
@@ -357,6 +370,13 @@ def _readable_account(conn: Any) -> bool:
         return conn.conn_id.startswith(ACCOUNT_CONN_PREFIX)
 
 
+def linked_conn_id(open_id: str, *, session: Session | None = None) -> str | None:
+    """The account connection id of the TikTok user ``open_id`` when already linked, else None."""
+    with _session_scope(session) as db:
+        conn = _find_account_connection(db, open_id)
+        return str(conn.conn_id) if conn is not None else None
+
+
 def _find_account_connection(session: Session, open_id: str) -> Any | None:
     for conn in _account_connections(session):
         try:
@@ -493,9 +513,11 @@ def _account_status(session: Session, conn_id: str, now: datetime, warn_days: in
             account=None,
             status="broken",
             detail=f"Cannot read this account ({_safe_message(exc)}). Relink it or remove it.",
-            **report,
+            report=report,
         )
-    status, detail = _classify(info, tokens, failure, now, warn_days)
+    status, detail = _classify(
+        info, tokens=tokens, failure=failure, report=report, now=now, warn_days=warn_days
+    )
     return AccountStatus(
         conn_id=conn_id,
         account=info,
@@ -506,7 +528,7 @@ def _account_status(session: Session, conn_id: str, now: datetime, warn_days: in
         refresh_token_expires_at=tokens.refresh_token_expires_at,
         refresh_days_left=tokens.refresh_days_left(now),
         refresh_expiry_assumed=tokens.refresh_expiry_assumed,
-        **report,
+        report=report,
     )
 
 
@@ -516,18 +538,32 @@ def _safe_message(exc: BaseException) -> str:
 
 
 def _classify(
-    info: AccountInfo, tokens: TokenSet, failure: dict[str, Any] | None, now: datetime, warn_days: int
+    info: AccountInfo,
+    *,
+    tokens: TokenSet,
+    failure: dict[str, Any] | None,
+    report: ReportStatus,
+    now: datetime,
+    warn_days: int,
 ) -> tuple[Status, str]:
+    relink = f"Regenerate the token (log in to TikTok as {info.label})."
     if failure is not None:
         message = str(failure.get("message") or "TikTok rejected the refresh token")
-        return (
-            "broken",
-            f"Refresh rejected: {message}. Regenerate the token (log in to TikTok as {info.label}).",
-        )
+        return "broken", f"Refresh rejected: {message}. {relink}"
+    run = report.last_run
+    if run is not None and report.needs_relink_since(tokens.issued_at):
+        refused = run.error or "TikTok refused the token"
+        return "broken", f"The report of {run.report_date} was refused: {refused}. {relink}"
     if tokens.refresh_expired(now):
         return (
             "expired",
             f"The refresh token expired. Regenerate the token (log in to TikTok as {info.label}).",
+        )
+    if run is not None and report.failed and not run.needs_relink:
+        return (
+            "report_failed",
+            f"The report of {run.report_date} failed. Clear its failed report task in Airflow to retry; "
+            "the next daily run also tries again.",
         )
     days = tokens.refresh_days_left(now)
     if days <= warn_days:
@@ -538,20 +574,15 @@ def _classify(
     return "ok", "Tokens are refreshed automatically."
 
 
-def _report_status(session: Session, conn_id: str) -> dict[str, Any]:
+def _report_status(session: Session, conn_id: str) -> ReportStatus:
     from airflow.models.variable import Variable
 
     row = session.scalar(select(Variable).where(Variable.key == report_status_variable_key(conn_id)))
     try:
-        data = json.loads(row.get_val() or "{}") if row is not None else {}
-    except ValueError:
-        data = {}
-    if not isinstance(data, dict):
-        data = {}
-    return {
-        "last_report_date": str(data["report_date"]) if data.get("report_date") else None,
-        "last_report_written_at": str(data["written_at"]) if data.get("written_at") else None,
-    }
+        raw = row.get_val() if row is not None else None
+    except Exception:  # an undecryptable value reads as "no report yet", never crashes the page
+        raw = None
+    return parse_report_status(raw)
 
 
 __all__ = [

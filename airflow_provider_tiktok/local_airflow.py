@@ -4,13 +4,18 @@ What it starts, all on loopback, until Ctrl-C:
 
 1. the TikTok emulator (two sandbox target users and one user who is not a target);
 2. ``moto_server`` as S3, with the report bucket;
-3. ``airflow standalone`` (scheduler, dag-processor, triggerer, API server) in a temporary home with a
-   sqlite DB, the API server on HTTPS with a self-signed certificate made at start (TikTok redirects
-   only to HTTPS), the app connection ``tiktok_default`` pointing at the emulator, the ``aws``
-   connection pointing at ``moto_server`` and the report settings.
+3. Airflow's scheduler, dag-processor, triggerer and API server (what ``airflow standalone`` runs, started
+   one by one so that the scheduler and triggerer can skip their log servers, which would listen on
+   every interface) in a temporary home with a sqlite DB, the API server on HTTPS with a self-signed
+   certificate made at start (TikTok redirects only to HTTPS), the connection Test button enabled, the
+   app connection ``tiktok_default`` pointing at the emulator, the ``aws`` connection pointing at
+   ``moto_server`` and the report settings.
 
-Then it prints the URL, the login and what to try. Everything is gone after Ctrl-C: the emulator keeps
-its tokens in memory, so a linked account would not survive a restart anyway.
+Then it prints the URL, the login, how to run the ``airflow`` CLI against this home
+(``<home>/airflow.env``) and what to try. SIGINT (Ctrl-C, ``kill -INT <pid>``) or SIGTERM stops
+everything, also while starting; GNU make does not pass SIGINT on to a recipe, so signal this process
+(its pid is in the banner), or send SIGTERM to ``make``. Everything is gone afterwards: the emulator
+keeps its tokens in memory, so a linked account would not survive a restart anyway.
 
 Run with ``uv run python -m airflow_provider_tiktok.local_airflow [--port 8443] [--host localhost]``.
 """
@@ -19,14 +24,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
-import threading
 from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from airflow_provider_tiktok.testing.connections import app_connection
+from airflow_provider_tiktok.testing.env_file import write_env_file
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -64,43 +70,61 @@ def callback_url(host: str, port: int) -> str:
 def configure(airflow: AirflowStack, emulator: TikTokEmulator, s3_connection: str, redirect_uri: str) -> None:
     """Store the connections and report settings in the metadata DB, where the UI shows and edits them."""
     app = json.dumps(app_connection(emulator, redirect_uri=redirect_uri, scopes=SCOPES))
-    airflow.cli("connections", "add", APP_CONN_ID, "--conn-json", app)
-    airflow.cli("connections", "add", AWS_CONN_ID, "--conn-json", s3_connection)
+    airflow.cli("connections", "add", APP_CONN_ID, f"--conn-json={app}")
+    airflow.cli("connections", "add", AWS_CONN_ID, f"--conn-json={s3_connection}")
     settings = json.dumps({"bucket": BUCKET, "aws_conn_id": AWS_CONN_ID})
     airflow.cli("variables", "set", "tiktok_report_settings", settings)
 
 
-def banner(airflow: AirflowStack, emulator: TikTokEmulator, s3_endpoint: str) -> str:
+def banner(airflow: AirflowStack, emulator: TikTokEmulator, s3_endpoint: str, env_file: Path) -> str:
     """What to open and try, printed once everything is up."""
+    from airflow_provider_tiktok.errors import accounts_page_url
+
     targets = ", ".join(f"@{u.username}" for u in emulator.target_users)
     outsiders = ", ".join(f"@{u.username}" for u in emulator.users if not u.is_target_user)
+    airflow_bin = Path(sys.executable).parent / "airflow"
     return "\n".join(
         [
             "",
             f"  Airflow UI       {airflow.api_url}/  (self-signed certificate: accept it once)",
             f"  login            {ADMIN} / {airflow.passwords[ADMIN]}",
-            f"  TikTok accounts  {airflow.api_url}/plugin/tiktok-accounts  (Admin > TikTok accounts)",
+            f"  TikTok accounts  {accounts_page_url(airflow.api_url)}  (Admin > TikTok accounts)",
             f"  TikTok emulator  {emulator.base_url}  target users {targets}; not a target: {outsiders}",
             f"  S3 (moto_server) {s3_endpoint}  bucket {BUCKET}",
-            f"  Airflow home     {airflow.home}  (component logs in logs/standalone.out)",
+            f"  Airflow home     {airflow.home}  (component logs in logs/*.out)",
+            f"  Airflow CLI      . {env_file} && {airflow_bin} dags list",
             "",
             "  Try: link an account, Regenerate token, link the non-target user to see that error,",
-            "  then unpause and trigger tiktok_daily_report. Ctrl-C stops everything.",
+            "  then unpause and trigger tiktok_daily_report.",
+            f"  Ctrl-C stops everything (from another shell: kill -INT {os.getpid()}).",
             "",
         ]
     )
 
 
-def wait_for_interrupt() -> None:
-    """Block until SIGINT or SIGTERM."""
-    stop = threading.Event()
+def _stop_on_signal(signum: int, frame: object) -> None:
+    """First SIGINT/SIGTERM: unwind (stop everything); later ones are ignored so the stop completes."""
+    for other in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(other, signal.SIG_IGN)
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+def stop_on_signals() -> None:
+    """Make SIGINT and SIGTERM stop everything, from the first line on (also when SIGINT was ignored,
+    as it is for a command started with ``&`` by a non-interactive shell)."""
     for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
-    stop.wait()
+        signal.signal(signum, _stop_on_signal)
+
+
+def wait_for_interrupt() -> None:
+    """Block until SIGINT or SIGTERM (raises KeyboardInterrupt; see :func:`stop_on_signals`)."""
+    while True:
+        signal.pause()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Start everything, print the banner, wait for Ctrl-C, stop everything."""
+    stop_on_signals()
     args = parse_args(argv)
     from airflow_provider_tiktok.testing.airflow_stack import AirflowStack
     from airflow_provider_tiktok.testing.emulator import EmulatorConfig, TikTokEmulator
@@ -109,23 +133,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     redirect_uri = callback_url(args.host, args.port)
     config = EmulatorConfig(users=2, videos=args.videos, non_target_users=1, redirect_uris=(redirect_uri,))
     with ExitStack() as stack:
-        print("Starting the TikTok emulator, moto_server and airflow standalone (about a minute) ...")
-        emulator = stack.enter_context(TikTokEmulator(config))
-        s3 = stack.enter_context(MotoS3Server())
-        s3.client().create_bucket(Bucket=BUCKET)
-        airflow = AirflowStack(
-            DAGS_FOLDER,
-            https=True,
-            api_port=args.port,
-            host=args.host,
-            standalone=True,
-            users={ADMIN: "admin"},
-        )
-        stack.enter_context(airflow)
-        configure(airflow, emulator, s3.aws_connection_uri(), redirect_uri)
-        print(banner(airflow, emulator, s3.endpoint_url), flush=True)
-        wait_for_interrupt()
-        print("Stopping ...")
+        try:
+            print("Starting the TikTok emulator, moto_server and Airflow (about a minute) ...", flush=True)
+            emulator = stack.enter_context(TikTokEmulator(config))
+            s3 = stack.enter_context(MotoS3Server())
+            s3.client().create_bucket(Bucket=BUCKET)
+            airflow = AirflowStack(
+                DAGS_FOLDER,
+                https=True,
+                api_port=args.port,
+                host=args.host,
+                triggerer=True,
+                users={ADMIN: "admin"},
+                # The README sends users to the connection form's Test button (disabled by default).
+                env={"AIRFLOW__CORE__TEST_CONNECTION": "Enabled"},
+            )
+            stack.enter_context(airflow)
+            configure(airflow, emulator, s3.aws_connection_uri(), redirect_uri)
+            env_file = write_env_file(airflow.home, airflow.env)
+            print(banner(airflow, emulator, s3.endpoint_url, env_file), flush=True)
+            wait_for_interrupt()
+        except KeyboardInterrupt:
+            print("Stopping ...", flush=True)
     return 0
 
 

@@ -152,7 +152,7 @@ def configure_environment(root: Path) -> None:
             "AIRFLOW__CORE__FERNET_KEY": Fernet.generate_key().decode(),
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
             "AIRFLOW__API__SECRET_KEY": "bench-only-secret-key",
-            "AIRFLOW__API_AUTH__JWT_SECRET": "bench-only-jwt-secret",
+            "AIRFLOW__API_AUTH__JWT_SECRET": "bench-only-jwt-secret-" + "j" * 43,
             "AIRFLOW_VAR_TIKTOK_REPORT_SETTINGS": json.dumps({"bucket": BUCKET, "aws_conn_id": AWS_CONN_ID}),
             "AWS_ACCESS_KEY_ID": "testing",
             "AWS_SECRET_ACCESS_KEY": "testing",

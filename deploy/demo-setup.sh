@@ -21,9 +21,10 @@ extra=$(printf '{"redirect_uri": "%s", "api_base_url": "%s", "auth_base_url": "%
 
 # Delete + add keeps the script idempotent; account connections only refer to the id, so they survive.
 "${entrypoint}" airflow connections delete "${conn_id}" >/dev/null 2>&1 || true
+# Values as --flag=value: a secret starting with "-" would otherwise be read as a flag by argparse.
 "${entrypoint}" airflow connections add "${conn_id}" \
-    --conn-type tiktok \
-    --conn-login "${TIKTOK_CLIENT_KEY}" \
-    --conn-password "${TIKTOK_CLIENT_SECRET}" \
-    --conn-extra "${extra}"
+    --conn-type=tiktok \
+    --conn-login="${TIKTOK_CLIENT_KEY}" \
+    --conn-password="${TIKTOK_CLIENT_SECRET}" \
+    --conn-extra="${extra}"
 echo "${conn_id} -> ${TIKTOK_API_BASE_URL} (authorize page ${TIKTOK_AUTH_BASE_URL})"

@@ -254,7 +254,7 @@ def test_expired_refresh_token_is_not_sent_and_is_recorded(
 ) -> None:
     conn_id = link()
     hook = hook_for(conn_id, offset=timedelta(days=400))
-    with pytest.raises(TikTokAuthError, match=r"relink account .* at http.*/tiktok/accounts") as err:
+    with pytest.raises(TikTokAuthError, match=r"relink account .* at http.*/plugin/tiktok-accounts") as err:
         hook.refresh_if_needed()
     assert err.value.code == "refresh_token_expired"
     assert emu.count(TOKEN_PATH) == 0

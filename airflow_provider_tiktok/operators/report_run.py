@@ -20,7 +20,6 @@ from airflow.sdk.exceptions import AirflowFailException
 from airflow_provider_tiktok.report_settings import DEFAULT_TIMEZONE
 
 if TYPE_CHECKING:
-
     from airflow.sdk import Asset, Context
 
 #: XCom keys the prepare task pushes besides its return value (the per-account kwargs).

@@ -32,6 +32,9 @@ if TYPE_CHECKING:
 
 COMPONENTS = ("scheduler", "dag-processor", "api-server")
 STANDALONE = ("standalone",)
+# Their log servers bind every interface (Airflow hard-codes the host); tasks and the API server share
+# the home's log folder, so the API server reads the files directly and no log server is needed.
+SKIP_SERVE_LOGS = frozenset({"scheduler", "triggerer"})
 TERMINAL_RUN_STATES = frozenset({"success", "failed"})
 
 
@@ -54,6 +57,11 @@ class AirflowStack:
         the components one by one.
     :param host: host name in :attr:`api_url`, the UI's base URL (``localhost`` or ``127.0.0.1``; the
         certificate covers both). The API server listens on 127.0.0.1 either way.
+    :param triggerer: also start a triggerer (components mode; ``standalone`` always starts one).
+
+    Listening sockets: as components, only the API server listens (127.0.0.1); the scheduler and the
+    triggerer run without their log servers. ``airflow standalone`` cannot skip them: they listen on
+    every interface, on free ports picked here so that two stacks never collide.
     """
 
     def __init__(
@@ -68,6 +76,7 @@ class AirflowStack:
         parallelism: int = 8,
         standalone: bool = False,
         host: str = "127.0.0.1",
+        triggerer: bool = False,
     ) -> None:
         self.dags_folder = Path(dags_folder).resolve()
         self.https = https
@@ -77,7 +86,7 @@ class AirflowStack:
         self.home = Path(home) if home else Path(tempfile.mkdtemp(prefix="tiktok-airflow-stack-"))
         self.api_port = api_port or free_port()
         self.parallelism = parallelism
-        self.components = STANDALONE if standalone else COMPONENTS
+        self.components = STANDALONE if standalone else COMPONENTS + (("triggerer",) if triggerer else ())
         self.host = host
         self._extra_env = dict(env or {})
         self._processes: dict[str, subprocess.Popen[bytes]] = {}
@@ -91,7 +100,7 @@ class AirflowStack:
         scheme = "https" if self.https else "http"
         return f"{scheme}://{self.host}:{self.api_port}"
 
-    def start(self, *, timeout: float = 180.0) -> AirflowStack:
+    def start(self, *, timeout: float = 300.0) -> AirflowStack:
         """Migrate the database, start every component and wait until the API answers."""
         self.home.mkdir(parents=True, exist_ok=True)
         self.env = self._build_env()
@@ -150,9 +159,16 @@ class AirflowStack:
         must become a write while the scheduler writes; the command creates every run in one transaction,
         rolled back on that error, so trying again cannot create a run twice.
         """
-        args = ("backfill", "create", "--dag-id", dag_id, "--from-date", from_date, "--to-date", to_date)
+        args = (
+            "backfill",
+            "create",
+            f"--dag-id={dag_id}",
+            f"--from-date={from_date}",
+            f"--to-date={to_date}",
+            f"--max-active-runs={max_active_runs}",
+        )
         for _ in range(_LOCKED_ATTEMPTS):  # bounded
-            result = self.cli(*args, f"--max-active-runs={max_active_runs}", check=False)
+            result = self.cli(*args, check=False)
             if result.returncode == 0:
                 return
             if "database is locked" not in result.stdout + result.stderr:
@@ -252,15 +268,17 @@ class AirflowStack:
             "AIRFLOW__API__PORT": str(self.api_port),
             "AIRFLOW__API__HOST": "127.0.0.1",
             "AIRFLOW__API__BASE_URL": self.api_url,
-            "AIRFLOW__API__SECRET_KEY": secrets.token_urlsafe(16),
-            "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(16),
+            "AIRFLOW__API__SECRET_KEY": secrets.token_urlsafe(48),
+            # JWTs are HS512: PyJWT warns on every request about a key under 64 bytes (64 characters).
+            "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(48),
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.api_url}/execution/",
             "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "1",
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
             "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "5",
             "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(self.home / "logs"),
-            # The scheduler's log server defaults to port 8793: give each stack its own.
+            # Log servers default to ports 8793 (scheduler) and 8794 (triggerer): give each stack its own.
             "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
+            "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
         }
         if self.https:
             cert, key = write_self_signed_certificate(self.home / "tls")
@@ -274,8 +292,9 @@ class AirflowStack:
         log_dir.mkdir(parents=True, exist_ok=True)
         handle = (log_dir / f"{component}.out").open("ab")
         self._log_files.append(handle)
+        flags = ["--skip-serve-logs"] if component in SKIP_SERVE_LOGS else []
         self._processes[component] = subprocess.Popen(
-            [sys.executable, "-m", "airflow", component],
+            [sys.executable, "-m", "airflow", component, *flags],
             env=self.env,
             stdout=handle,
             stderr=subprocess.STDOUT,

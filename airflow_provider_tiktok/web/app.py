@@ -24,8 +24,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from airflow_provider_tiktok.web import callback, problems, routes
 from airflow_provider_tiktok.web.auth import NotPermitted, login_url
-from airflow_provider_tiktok.web.pages import STATIC_DIR, render_problem
+from airflow_provider_tiktok.web.pages import STATIC_DIR, is_top_level, render_problem
 from airflow_provider_tiktok.web.problems import Problem
+from airflow_provider_tiktok.web.settings import ui_url
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -60,6 +61,15 @@ async def _security_headers(
     request: Request, call_next: Callable[[Request], Awaitable[Response]]
 ) -> Response:
     return _with_security_headers(await call_next(request))
+
+
+async def _into_the_ui(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    """A page opened as the whole tab (an old ``/tiktok/accounts`` bookmark, a pasted unlink link) is
+    shown inside the Airflow UI instead, with its navigation: ``/plugin/tiktok-accounts/<same path>``."""
+    if request.method == "GET" and is_top_level(request) and "/static/" not in request.url.path:
+        target = ui_url(request.url.path) + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(target, status_code=303)
+    return await call_next(request)
 
 
 def _wants_login_redirect(request: Request, exc: StarletteHTTPException) -> bool:
@@ -125,6 +135,7 @@ def create_pages_app() -> FastAPI:
     app = FastAPI(title="TikTok accounts", docs_url=None, redoc_url=None, openapi_url=None)
     app.include_router(routes.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.middleware("http")(_into_the_ui)
     return _configure(app)
 
 

@@ -19,9 +19,11 @@ from airflow_provider_tiktok.linking import (
     UnsafeOpenIdError,
     WrongAccountError,
     link_account,
+    linked_conn_id,
 )
 from airflow_provider_tiktok.tokens import OrmBackend, TokenStore, utcnow
 from airflow_provider_tiktok.web import problems
+from airflow_provider_tiktok.web.pages import whole_days
 from airflow_provider_tiktok.web.settings import expected_redirect_uri
 from airflow_provider_tiktok.web.state import (
     FlowState,
@@ -156,7 +158,7 @@ def finish(
             may_overwrite=may_overwrite,
         )
     except WrongAccountError as exc:
-        return problems.wrong_account(exc)
+        return problems.wrong_account(exc, linked_conn_id(exc.got_open_id))
     except AlreadyLinkedError as exc:
         return problems.already_linked(exc)
     except UnsafeOpenIdError as exc:
@@ -187,7 +189,7 @@ def callback_error(
 def success_message(result: LinkResult) -> str:
     """One sentence for the accounts page after a link or relink."""
     verb = "Linked" if result.created else "Regenerated the token of"
-    days = (result.refresh_token_expires_at - utcnow()).days
+    days = whole_days((result.refresh_token_expires_at - utcnow()).total_seconds() / 86400)
     return (
         f"{verb} TikTok account {result.account.label} (connection {result.account.conn_id}). "
         f"Its refresh token is valid for {days} more days; regenerate it before "

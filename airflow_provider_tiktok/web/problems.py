@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from airflow_provider_tiktok.errors import TikTokApiError
@@ -173,8 +173,17 @@ def token_error(exc: TikTokApiError, *, redirect_uri: str, app_conn_id: str) -> 
     )
 
 
-def wrong_account(exc: WrongAccountError) -> Problem:
-    """A relink was consented by another TikTok user than the account's."""
+def wrong_account(exc: WrongAccountError, got_conn_id: str | None = None) -> Problem:
+    """A relink was consented by another TikTok user than the account's.
+
+    :param exc: who was expected and who consented.
+    :param got_conn_id: the account connection of the TikTok user who consented, when already linked.
+    """
+    other = (
+        f"{exc.got} is already linked (connection {got_conn_id}): nothing to do for it."
+        if got_conn_id
+        else f"To link {exc.got} as another account, use Link a TikTok account instead."
+    )
     return Problem(
         title=f"Expected TikTok user {exc.expected}",
         what=f"You regenerated the token of {exc.expected}, but TikTok user {exc.got} gave consent. "
@@ -182,7 +191,7 @@ def wrong_account(exc: WrongAccountError) -> Problem:
         todo=(
             f"In this browser, log out of TikTok ({exc.got}) and log in as {exc.expected}.",
             f"Click Regenerate token for {exc.expected} again.",
-            f"To link {exc.got} as another account, use Link a TikTok account instead.",
+            other,
         ),
         status_code=409,
         details=(("Expected open_id", exc.expected_open_id), ("Consenting open_id", exc.got_open_id)),
@@ -270,13 +279,37 @@ def not_permitted(exc: NotPermitted) -> Problem:
 
 
 def account_not_found(conn_id: str) -> Problem:
-    """The account connection named in the URL does not exist."""
+    """The account connection named in the URL does not exist (any more)."""
     return Problem(
-        title="No such TikTok account",
-        what=f"There is no linked TikTok account with connection id {conn_id}.",
-        todo=("Go back to the TikTok accounts page; it may have been unlinked meanwhile.",),
+        title="This TikTok account no longer exists",
+        what=f"There is no linked TikTok account with connection id {conn_id}: it was unlinked, or never "
+        "linked. Nothing was changed.",
+        todo=("Go back to the TikTok accounts page, which lists the accounts linked now.",),
         status_code=404,
         code="account_not_found",
+    )
+
+
+def problem_expired() -> Problem:
+    """An error page's link is older than an hour, or was altered."""
+    return Problem(
+        title="This error page has expired",
+        what="The link to this error page is older than an hour or was altered, so it is not shown again.",
+        todo=("Go back to the TikTok accounts page and try again.",),
+        status_code=404,
+        code="problem_expired",
+    )
+
+
+def from_fields(data: dict[str, Any]) -> Problem:
+    """Rebuild a problem from the fields :func:`airflow_provider_tiktok.web.state.sign_problem` signed."""
+    return Problem(
+        title=str(data.get("title", "")),
+        what=str(data.get("what", "")),
+        todo=tuple(str(step) for step in data.get("todo") or ()),
+        status_code=int(data.get("status_code", 400)),
+        details=tuple((str(label), str(value)) for label, value in data.get("details") or ()),
+        code=str(data.get("code", "error")),
     )
 
 

@@ -19,7 +19,7 @@ from airflow_provider_tiktok.web import flows, problems
 from airflow_provider_tiktok.web.auth import is_permitted, require, user_id, user_name
 from airflow_provider_tiktok.web.pages import render, render_problem
 from airflow_provider_tiktok.web.settings import FLASH_COOKIE, default_app_conn_id, pages_url, warn_days
-from airflow_provider_tiktok.web.state import csrf_token, csrf_valid, read_flash, sign_flash
+from airflow_provider_tiktok.web.state import csrf_token, csrf_valid, read_flash, read_problem, sign_flash
 
 if TYPE_CHECKING:
     from airflow.api_fastapi.auth.managers.models.base_user import BaseUser
@@ -36,6 +36,15 @@ CsrfField = Annotated[str, Form()]
 def index() -> RedirectResponse:
     """``/tiktok/`` goes to the accounts list."""
     return RedirectResponse(pages_url("accounts"), status_code=303)
+
+
+@router.get("/problem", response_class=HTMLResponse)
+def problem_page(request: Request, user: GetUserDep, p: str = "") -> Response:
+    """An error page first met outside the Airflow UI (OAuth callback, a form posted from the top window),
+    shown again inside it: the signed problem travels in ``p``."""
+    data = read_problem(p)
+    problem = problems.from_fields(data) if data is not None else problems.problem_expired()
+    return render_problem(request, problem, user=user_name(user))
 
 
 @router.get("/accounts", response_class=HTMLResponse)
@@ -135,8 +144,10 @@ def _account(conn_id: str) -> AccountInfo | None:
 
 @router.get("/accounts/{conn_id}/unlink", response_class=HTMLResponse)
 def unlink_confirm(request: Request, user: GetUserDep, conn_id: str) -> Response:
-    """Ask for confirmation before unlinking an account."""
+    """Ask for confirmation before unlinking an account (a stale link to an unlinked one says so)."""
     require(user, "DELETE", f"unlink {conn_id}", conn_id)
+    if conn_id not in _known_accounts():
+        return render_problem(request, problems.account_not_found(conn_id), user=user_name(user))
     return render(
         request,
         "unlink.html",

@@ -14,11 +14,12 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from airflow_provider_tiktok.connections import DEFAULT_APP_CONN_ID
+from airflow_provider_tiktok.errors import ACCOUNTS_UI_ROUTE
 from airflow_provider_tiktok.tokens import DEFAULT_WARN_DAYS
 
 DEFAULT_CALLBACK_PATH = "/users/auth/tiktok/callback"
 PAGES_PREFIX = "/tiktok"
-UI_ROUTE = "tiktok-accounts"
+UI_ROUTE = ACCOUNTS_UI_ROUTE
 FLASH_COOKIE = "tiktok_flash"
 
 
@@ -76,6 +77,15 @@ def pages_url(path: str = "") -> str:
 def ui_accounts_url() -> str:
     """Path of the accounts page *inside* the Airflow UI (the ``external_views`` ``url_route``)."""
     return f"{root_path()}plugin/{UI_ROUTE}"
+
+
+def ui_url(page_path: str) -> str:
+    """Path that opens the page at ``page_path`` (e.g. ``/tiktok/accounts/x/unlink``) inside the Airflow UI.
+
+    Airflow 3.3's UI serves an external view at ``/plugin/<url_route>`` and deep-links into its iframe
+    with ``/plugin/<url_route>/<path the iframe loads>``.
+    """
+    return f"{ui_accounts_url()}/{page_path.lstrip('/')}"
 
 
 def expected_redirect_uri(request_origin: str) -> str:

@@ -20,7 +20,7 @@ import json
 import secrets
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import select
@@ -28,12 +28,16 @@ from sqlalchemy import select
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
+    from airflow_provider_tiktok.web.problems import Problem
+
 STATE_MAX_AGE = 600
 CSRF_MAX_AGE = 12 * 3600
 PENDING_VARIABLE_PREFIX = "tiktok_oauth_pending_secret__"
 _STATE_SALT = "airflow-provider-tiktok.oauth-state"
 _CSRF_SALT = "airflow-provider-tiktok.csrf"
 _FLASH_SALT = "airflow-provider-tiktok.flash"
+_PROBLEM_SALT = "airflow-provider-tiktok.problem"
+PROBLEM_MAX_AGE = 3600
 
 StateProblem = Literal["missing", "expired", "forged", "replayed", "other_user"]
 
@@ -231,3 +235,22 @@ def read_flash(value: str | None, *, max_age: int = 300) -> dict[str, str] | Non
     except BadSignature:
         return None
     return {"kind": str(data.get("kind", "success")), "text": str(data.get("text", ""))}
+
+
+def sign_problem(problem: Problem) -> str:
+    """Sign an error page's content, to show it again inside the Airflow UI (``/tiktok/problem?p=``).
+
+    Signed so that nobody can make the page show a text of their choosing; problems never hold a secret.
+    """
+    return str(_serializer(_PROBLEM_SALT).dumps(asdict(problem)))
+
+
+def read_problem(value: str | None, *, max_age: int = PROBLEM_MAX_AGE) -> dict[str, Any] | None:
+    """The fields of a problem signed by :func:`sign_problem`, or None when absent, stale or forged."""
+    if not value:
+        return None
+    try:
+        data = _serializer(_PROBLEM_SALT).loads(value, max_age=max_age)
+    except BadSignature:
+        return None
+    return data if isinstance(data, dict) else None

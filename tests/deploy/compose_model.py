@@ -167,6 +167,21 @@ def command_of(service: dict[str, Any]) -> list[str]:
     return command.split() if isinstance(command, str) else [str(word) for word in command]
 
 
+def command_flags(words: list[str]) -> dict[str, str]:
+    """``{flag: value}`` of a command's options, written ``--flag=value`` or ``--flag value``."""
+    flags: dict[str, str] = {}
+    pending: str | None = None
+    for word in words:
+        if pending is not None:
+            flags[pending], pending = word, None
+        elif word.startswith("--") and "=" in word:
+            flag, _, value = word.partition("=")
+            flags[flag] = value
+        elif word.startswith("--"):
+            pending = word
+    return flags
+
+
 def published_ports(service: dict[str, Any]) -> list[tuple[str, int, int]]:
     """``(host_ip, host_port, container_port)`` of a service's short-syntax ``ports`` entries."""
     result = []

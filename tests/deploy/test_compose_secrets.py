@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from compose_model import (
     REPO_ROOT,
     VariableRef,
+    command_flags,
     command_of,
     environment_of,
     interpolate,
@@ -42,12 +43,8 @@ def _secret_values(compose_raw: dict[str, Any]) -> list[tuple[str, str]]:
                 found.append((f"{name}.environment.{key}", value))
             elif key.startswith("AIRFLOW_CONN_"):
                 found.append((f"{name}.environment.{key}.password", json.loads(value).get("password", "")))
-        words = command_of(svc)
-        found += [
-            (f"{name}.command {flag}", words[i + 1])
-            for i, flag in enumerate(words[:-1])
-            if flag in SECRET_FLAGS
-        ]
+        flags = command_flags(command_of(svc))
+        found += [(f"{name}.command {flag}", flags[flag]) for flag in SECRET_FLAGS if flag in flags]
     for text in iter_strings(compose_raw):
         found += [("URL password in " + text, m.group("password")) for m in URL_PASSWORD.finditer(text)]
     return found

@@ -14,6 +14,7 @@ import pytest
 from compose_model import (
     DEPLOY_DIR,
     REPO_ROOT,
+    command_flags,
     command_of,
     environment_of,
     published_ports,
@@ -270,8 +271,7 @@ def test_demo_profile_wires_the_emulator_into_the_app_connection(
 ) -> None:
     emulator, setup = services["tiktok-emulator"], services["tiktok-demo-setup"]
     assert emulator["profiles"] == setup["profiles"] == ["demo"]
-    args = command_of(emulator)
-    flags = dict(zip(args[::2], args[1::2], strict=True))
+    flags = command_flags(command_of(emulator))
     setup_env = environment_of(setup)
     _, api = _service_running(services, "api-server")
     redirect_uri = environment_of(api)["AIRFLOW__API__BASE_URL"] + CALLBACK_PATH

@@ -47,7 +47,7 @@ def emulator_url(services: dict[str, dict[str, Any]]) -> Iterator[str]:
         process.wait(timeout=10)
 
 
-def _run_demo_setup(services: dict[str, dict[str, Any]], emulator_url: str) -> str:
+def _run_demo_setup(services: dict[str, dict[str, Any]], emulator_url: str, **overrides: str) -> str:
     # The script's inputs from compose; the Airflow settings stay the test session's (sqlite, Fernet key).
     inputs = {
         k: v for k, v in environment_of(services["tiktok-demo-setup"]).items() if k.startswith("TIKTOK_")
@@ -61,6 +61,7 @@ def _run_demo_setup(services: dict[str, dict[str, Any]], emulator_url: str) -> s
         AIRFLOW_ENTRYPOINT="env",
         PATH=f"{BIN_DIR}{os.pathsep}{os.environ['PATH']}",
     )
+    env.update(overrides)
     result = subprocess.run(
         ["bash", str(DEPLOY_DIR / "demo-setup.sh")], env=env, capture_output=True, text=True, check=False
     )
@@ -157,3 +158,36 @@ def test_oauth_round_trip_with_the_compose_credentials(
     body = token.json()
     assert body.get("open_id") == user["open_id"], {k: v for k, v in body.items() if "token" not in k}
     assert body["access_token"]
+
+
+def test_demo_setup_passes_values_that_start_with_a_dash(
+    services: dict[str, dict[str, Any]], emulator_url: str
+) -> None:
+    # argparse reads "--conn-password -x" as two flags; the script passes every value as --flag=value.
+    from airflow.models import Connection
+    from airflow.utils.session import create_session
+
+    conn_id = f"{CONN_ID}_dash"
+    try:
+        _run_demo_setup(
+            services,
+            emulator_url,
+            TIKTOK_APP_CONN_ID=conn_id,
+            TIKTOK_CLIENT_KEY="-sbkey",
+            TIKTOK_CLIENT_SECRET="-s3cr-t",
+        )
+        with create_session() as session:
+            conn = session.query(Connection).filter(Connection.conn_id == conn_id).one()
+            assert (conn.login, conn.password) == ("-sbkey", "-s3cr-t")
+    finally:
+        with create_session() as session:
+            session.query(Connection).filter(Connection.conn_id == conn_id).delete()
+
+
+def test_emulator_command_passes_user_values_as_flag_equals_value(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    words = command_of(services["tiktok-emulator"])
+    for flag in ("--redirect-uri", "--client-key", "--client-secret"):
+        assert any(word.startswith(f"{flag}=") for word in words), (flag, words)
+        assert flag not in words, f"{flag} followed by a separate value breaks on a value starting with '-'"

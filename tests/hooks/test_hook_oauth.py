@@ -138,7 +138,7 @@ def test_refresh_rotates_and_old_refresh_token_dies(
     assert second.issued_at >= first.issued_at
     with pytest.raises(TikTokAuthError, match="relink account @") as err:
         hook.refresh_tokens(first)  # strict rotation: the previous refresh token is dead
-    assert "/tiktok/accounts" in str(err.value)
+    assert "/plugin/tiktok-accounts" in str(err.value)
     assert hook.refresh_tokens(second).refresh_token != second.refresh_token
 
 

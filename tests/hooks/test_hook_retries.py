@@ -124,7 +124,7 @@ def test_auth_errors_are_not_retried_and_say_relink(
         list(hook.iter_videos())
     assert err.value.code == "invalid_grant"  # the refused access token was renewed once: refused too
     assert f"relink account @{emu.target_users[0].username} at http" in str(err.value)
-    assert "/tiktok/accounts" in str(err.value)
+    assert "/plugin/tiktok-accounts" in str(err.value)
     assert (emu.count(VIDEO_LIST_PATH), emu.count(TOKEN_PATH)) == (1, 1)
     assert sleeps == []
 

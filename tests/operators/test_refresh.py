@@ -151,7 +151,7 @@ def test_one_broken_account_does_not_fail_the_others(
     assert result["refreshed"] == [good, also_good]
     assert list(result["failed"]) == [broken]
     assert "relink account" in result["failed"][broken]
-    assert "/tiktok/accounts" in result["failed"][broken]
+    assert "/plugin/tiktok-accounts" in result["failed"][broken]
     for conn_id in (good, also_good):
         rotated = TokenStore().load_rotated(conn_id)  # written by the task through the Task SDK
         assert rotated is not None

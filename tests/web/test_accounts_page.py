@@ -87,7 +87,7 @@ def test_columns_statuses_and_order(client: TestClient, app_connection: TikTokEm
     assert 'data-status="expired"' in text
     assert "expired 2 days ago" in text
     assert 'data-status="expiring"' in text
-    assert "in 11 days" in text
+    assert "in 12 days" in text  # 12 days less a few seconds: rounded, not truncated
     assert "@fine" in text
     assert "oid-fine" in text
     assert "by alice" in text
@@ -113,7 +113,7 @@ def test_rotation_variable_newer_than_connection_is_what_the_page_shows(
     _set_variable("tiktok_token__tiktok_account_rot", rotated.to_dict())
     page = client.get("/tiktok/accounts")
     assert 'data-status="ok"' in page.text
-    assert "in 89 days" in page.text
+    assert "in 90 days" in page.text
 
 
 def test_unreadable_account_is_shown_as_broken_not_an_error(
@@ -141,3 +141,105 @@ def test_stylesheet_has_light_and_dark(client: TestClient) -> None:
     css = client.get("/tiktok/static/tiktok.css")
     assert css.status_code == 200
     assert "prefers-color-scheme: dark" in css.text
+
+
+def _row(text: str, conn_id: str) -> str:
+    start = text.index(f'data-conn-id="{conn_id}"')
+    return text[start : text.index("</tr>", start)]
+
+
+def _run(*, ok: bool, at: datetime, needs_relink: bool = False, error: str | None = None) -> dict[str, Any]:
+    return {
+        "report_date": "2026-11-27",
+        "at": at.isoformat(),
+        "ok": ok,
+        "error": error,
+        "needs_relink": needs_relink,
+    }
+
+
+def _report(last_run: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "report_date": "2026-11-27",
+        "newest_report_date": "2026-12-01",
+        "rows": 3,
+        "keys": ["k"],
+        "bucket": "b",
+        "written_at": (NOW - timedelta(hours=1)).isoformat(),
+        "last_run": last_run,
+    }
+
+
+def test_a_report_refused_for_want_of_a_relink_makes_the_account_broken(
+    client: TestClient, app_connection: TikTokEmulator
+) -> None:
+    # The tokens were issued 4 hours ago; the report failed an hour ago: only a relink fixes it.
+    _account("tiktok_account_dead", "dead", 300)
+    error = "access_token_invalid: the access token is invalid"
+    _set_variable(
+        "tiktok_report__tiktok_account_dead",
+        _report(_run(ok=False, at=NOW - timedelta(hours=1), needs_relink=True, error=error)),
+    )
+    row = _row(client.get("/tiktok/accounts").text, "tiktok_account_dead")
+    assert 'data-status="broken"' in row
+    assert "Broken — relink" in row
+    assert "last report failed at" in row
+    assert "access_token_invalid" in row
+    assert "Regenerate the token, then clear the failed report task" in row
+    assert "newest <strong>2026-12-01</strong>" in row  # newest date, not the last one written
+
+
+def test_a_relink_refusal_older_than_the_tokens_no_longer_makes_it_broken(
+    client: TestClient, app_connection: TikTokEmulator
+) -> None:
+    _account("tiktok_account_fixed", "fixed", 300)  # tokens issued 4 hours ago, by a relink
+    _set_variable(
+        "tiktok_report__tiktok_account_fixed",
+        _report(_run(ok=False, at=NOW - timedelta(hours=5), needs_relink=True, error="revoked")),
+    )
+    row = _row(client.get("/tiktok/accounts").text, "tiktok_account_fixed")
+    assert 'data-status="ok"' in row
+    assert "The token was regenerated since: clear the failed report task" in row
+
+
+def test_a_report_that_failed_otherwise_says_when_why_and_how_to_retry(
+    client: TestClient, app_connection: TikTokEmulator
+) -> None:
+    _account("tiktok_account_flaky", "flaky", 300)
+    _set_variable(
+        "tiktok_report__tiktok_account_flaky",
+        _report(_run(ok=False, at=NOW - timedelta(hours=1), error="TikTok kept answering 503")),
+    )
+    row = _row(client.get("/tiktok/accounts").text, "tiktok_account_flaky")
+    assert 'data-status="report_failed"' in row
+    assert "Report failed" in row
+    assert "TikTok kept answering 503" in row
+    assert "Clear the failed report task in Airflow to retry" in row
+
+
+def test_newest_report_date_and_last_run_are_shown_separately(
+    client: TestClient, app_connection: TikTokEmulator
+) -> None:
+    # A backfill of Nov 27 ran last, after Dec 1 was written: the newest date is still Dec 1.
+    _account("tiktok_account_back", "back", 300)
+    _set_variable(
+        "tiktok_report__tiktok_account_back",
+        _report(_run(ok=True, at=datetime(2026, 12, 1, 9, 30, tzinfo=timezone.utc))),
+    )
+    row = _row(client.get("/tiktok/accounts").text, "tiktok_account_back")
+    assert 'data-status="ok"' in row
+    assert "newest <strong>2026-12-01</strong>" in row
+    assert "last run 2026-11-27: written 2026-12-01 09:30 UTC" in row
+
+
+def test_a_current_refresh_failure_makes_the_account_broken(
+    client: TestClient, app_connection: TikTokEmulator
+) -> None:
+    _account("tiktok_account_norefresh", "norefresh", 300)
+    TokenStore(backend=OrmBackend()).record_refresh_failure(
+        "tiktok_account_norefresh", "invalid_grant: refresh token revoked"
+    )
+    row = _row(client.get("/tiktok/accounts").text, "tiktok_account_norefresh")
+    assert 'data-status="broken"' in row
+    assert "Broken — relink" in row
+    assert "refresh token revoked" in row

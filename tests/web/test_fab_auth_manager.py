@@ -42,12 +42,15 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[AirflowSta
         airflow = AirflowStack(
             tmp_path_factory.mktemp("dags"), https=True, api_port=port, env=env, users=ROLES
         )
+        # A generated password may start with "-" (token_urlsafe does, 1 time in 32): make that the
+        # case here, so passing values as --flag=value is tested on every run, not by chance.
+        airflow.passwords = {user: f"-{password}" for user, password in airflow.passwords.items()}
         with airflow:
             for user, role in ROLES.items():
                 airflow.cli(
-                    "users", "create", "--username", user, "--password", airflow.passwords[user],
-                    "--role", role, "--email", f"{user}@example.org",
-                    "--firstname", user, "--lastname", "Test",
+                    "users", "create", f"--username={user}", f"--password={airflow.passwords[user]}",
+                    f"--role={role}", f"--email={user}@example.org",
+                    f"--firstname={user}", "--lastname=Test",
                 )  # fmt: skip
             yield airflow, emulator
 

@@ -101,6 +101,34 @@ def test_relink_by_another_tiktok_user_changes_nothing_and_names_the_expected_us
     assert str(escape(second.display_name)) in page.text
     assert stored_extra(conn_id) == before
     assert json.loads(variable("tiktok_accounts") or "[]") == [conn_id]
+    assert "use Link a TikTok account instead" in page.text  # the second user is not linked yet
+
+
+def test_wrong_user_page_does_not_offer_to_link_an_account_already_linked(
+    client: TestClient, app_connection: TikTokEmulator
+) -> None:
+    first, second = target_users(app_connection)[:2]
+    link_as(client, first.open_id)
+    first_id = _linked_conn_id(client)
+    link_as(client, second.open_id)
+    second_id = json.loads(variable("tiktok_accounts") or "[]")
+    second_id.remove(first_id)
+
+    page = link_as(client, second.open_id, f"/tiktok/accounts/{first_id}/relink")
+
+    assert 'data-problem="wrong_account"' in page.text
+    assert "Link a TikTok account instead" not in page.text
+    assert f"is already linked (connection {second_id[0]})" in page.text
+
+
+def test_success_message_counts_the_days_left_like_the_list(
+    client: TestClient, app_connection: TikTokEmulator
+) -> None:
+    # The emulator issues 365-day refresh tokens: just linked, that is 365 days, not 364.99 truncated.
+    link_as(client, target_users(app_connection)[0].open_id)
+    page = client.get("/tiktok/accounts").text
+    assert "valid for 365 more days" in page
+    assert "in 365 days" in page
 
 
 def test_non_target_user_is_told_how_to_add_target_users(
@@ -155,4 +183,23 @@ def test_unlink_revokes_and_removes_connection_and_registry_entry(
 def test_unlink_of_unknown_account_is_404(client: TestClient, app_connection: TikTokEmulator) -> None:
     page = client.post("/tiktok/accounts/tiktok_account_nobody/unlink", data={"csrf": csrf_of(client)})
     assert page.status_code == 404
-    assert "No such TikTok account" in page.text
+    assert "no longer exists" in page.text
+
+
+def test_stale_unlink_link_says_the_account_no_longer_exists(
+    client: TestClient, app_connection: TikTokEmulator
+) -> None:
+    user = target_users(app_connection)[0]
+    link_as(client, user.open_id)
+    conn_id = _linked_conn_id(client)
+    confirm = client.get(f"/tiktok/accounts/{conn_id}/unlink")
+    assert confirm.status_code == 200
+    assert "I want to unlink this account" in confirm.text
+    client.post(f"/tiktok/accounts/{conn_id}/unlink", data={"csrf": csrf_of(client), "confirm": "yes"})
+
+    stale = client.get(f"/tiktok/accounts/{conn_id}/unlink")  # the same URL, from history or a chat
+
+    assert stale.status_code == 404
+    assert 'data-problem="account_not_found"' in stale.text
+    assert "no longer exists" in stale.text
+    assert "I want to unlink this account" not in stale.text

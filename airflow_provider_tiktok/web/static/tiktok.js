@@ -4,8 +4,8 @@
 //    (same origin); otherwise the stylesheet follows prefers-color-scheme.
 // 2. The UI's iframe sandbox does not allow navigating the top window, and TikTok's consent page refuses
 //    to be framed. Forms marked data-top-level are therefore re-posted from the top window (same origin),
-//    so the whole tab goes to TikTok and the callback comes back to the top level. Without JS the form
-//    simply posts in place.
+//    so the whole tab goes to TikTok and the callback comes back to the top level (the server then moves
+//    the answer back inside the UI). Without JS the form simply posts in place. Links stay in the frame.
 (function () {
   "use strict";
   var framed = window.top !== window.self;
@@ -40,11 +40,6 @@
     document.querySelectorAll("form[data-top-level]").forEach(function (form) {
       form.addEventListener("submit", function (event) {
         try { postFromTop(form); event.preventDefault(); } catch (e) { /* fall back to posting in place */ }
-      });
-    });
-    document.querySelectorAll("a[data-top-link]").forEach(function (link) {
-      link.addEventListener("click", function (event) {
-        try { window.top.location.assign(link.href); event.preventDefault(); } catch (e) { /* in place */ }
       });
     });
   });
