@@ -6,9 +6,9 @@ SHELL := /bin/bash
 # uv on PATH, else the pip-installed module (installed by the `uv` target when missing).
 UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 CHROMIUM := /usr/bin/chromium
-PY_PATHS := airflow_provider_tiktok dags plugins tests bench
+PY_PATHS := airflow_provider_tiktok dags plugins tests bench compat
 
-.PHONY: help uv env browser lint typecheck pytest test demo bench airflow emulator clean
+.PHONY: help uv env browser lint typecheck pytest test demo bench airflow emulator compat clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -48,6 +48,9 @@ bench: env ## Benchmarks (figures and ratios; no pass/fail timing)
 
 airflow: env ## Local Airflow on https://localhost:8443 (loopback only) with the emulator, moto_server and the accounts page
 	$(UV) run --frozen python -m airflow_provider_tiktok.local_airflow $(AIRFLOW_ARGS)
+
+compat: uv ## Compatibility matrix: pinned install, provider, plugin and DAG run per (Airflow, Python) pair
+	python3 compat/matrix.py $(COMPAT_ARGS)
 
 emulator: env ## Run the TikTok emulator alone on 127.0.0.1:8900
 	$(UV) run --frozen tiktok-emulator --port 8900

@@ -214,7 +214,7 @@ def finalize_run(
     :param asset: the DAG's report asset (event extra: report date, bucket, manifest, rows).
     :param report_task_id: the mapped report task whose summaries and errors the manifest collects.
     """
-    from airflow.sdk.exceptions import AirflowFailException
+    from airflow_provider_tiktok.airflow_compat import AirflowFailException
 
     ti = context["ti"]
     manifest = build_manifest(

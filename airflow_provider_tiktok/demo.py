@@ -42,7 +42,9 @@ if TYPE_CHECKING:
     from airflow_provider_tiktok.testing.emulator import TikTokEmulator
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-DAGS_FOLDER = REPO_ROOT / "dags"
+#: The repository's dags folder; TIKTOK_DEMO_DAGS_FOLDER names it when the package runs from an installed
+#: wheel (``make compat`` runs the demo in throwaway venvs).
+DAGS_FOLDER = Path(os.environ.get("TIKTOK_DEMO_DAGS_FOLDER", REPO_ROOT / "dags"))
 APP_CONN_ID = "tiktok_default"
 AWS_CONN_ID = "aws_demo"
 BUCKET = "tiktok-demo-reports"

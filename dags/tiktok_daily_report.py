@@ -27,8 +27,9 @@ import os
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from airflow.sdk import Asset, CronDataIntervalTimetable, Param, XComArg, dag
+from airflow.sdk import Asset, Param, XComArg, dag
 
+from airflow_provider_tiktok.airflow_compat import CronDataIntervalTimetable
 from airflow_provider_tiktok.operators.refresh import TikTokRefreshTokensOperator
 from airflow_provider_tiktok.operators.report_run import (
     ACCOUNTS_XCOM_KEY,

@@ -15,8 +15,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator, TriggerRule
-from airflow.sdk.exceptions import AirflowFailException
 
+from airflow_provider_tiktok.airflow_compat import AirflowFailException
 from airflow_provider_tiktok.report_settings import DEFAULT_TIMEZONE
 
 if TYPE_CHECKING:

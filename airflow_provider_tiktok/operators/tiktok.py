@@ -9,8 +9,8 @@ from tempfile import NamedTemporaryFile
 from typing import TYPE_CHECKING, Any, cast
 
 from airflow.sdk import BaseOperator
-from airflow.sdk.exceptions import AirflowFailException
 
+from airflow_provider_tiktok.airflow_compat import AirflowFailException
 from airflow_provider_tiktok.connections import report_status_variable_key
 from airflow_provider_tiktok.errors import TikTokAuthError, TikTokConfigError, relink_hint
 from airflow_provider_tiktok.report_settings import (

@@ -1,0 +1,1 @@
+"""`make compat`: the (Airflow, Python) compatibility matrix (a development harness, not in the wheel)."""
