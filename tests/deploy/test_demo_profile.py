@@ -119,7 +119,8 @@ def test_oauth_round_trip_with_the_compose_credentials(
 
     app = app_config_from_connection(demo_connection)
     args = command_of(services["tiktok-emulator"])
-    admin = {"Authorization": f"Bearer {args[args.index('--admin-token') + 1]}"}
+    token = next(a.split("=", 1)[1] for a in args if a.startswith("--admin-token="))
+    admin = {"Authorization": f"Bearer {token}"}
     assert requests.get(emulator_url + "/emulator/users", timeout=10).status_code == 401
     users = requests.get(emulator_url + "/emulator/users", headers=admin, timeout=10).json()
     user = next(u for u in (users["users"] if isinstance(users, dict) else users) if u.get("is_target_user"))

@@ -22,7 +22,7 @@ REQUESTS = [
     ("op", "GET", "/tiktok/accounts", 200),
     ("op", "GET", "/tiktok/", 303),
     ("op", "GET", "/tiktok/static/tiktok.css", 200),
-    ("op", "GET", "/tiktok/accounts/tiktok_account_x/unlink", 200),
+    ("op", "GET", "/tiktok/accounts/tiktok_account_x/unlink", 404),  # "no longer exists" page
     ("op", "POST", "/tiktok/accounts/link", 403),  # no CSRF token: a problem page
     ("viewer", "GET", "/tiktok/accounts", 403),
     (None, "GET", "/tiktok/accounts", 303),  # to the login page

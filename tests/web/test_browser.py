@@ -150,7 +150,7 @@ def test_link_relink_refuse_and_list_in_the_airflow_ui(
     assert "Regenerated the token of" in _text(frame)
     assert frame.locator("tr[data-conn-id]").count() == 1
     assert frame.locator("tr[data-status='ok']").count() == 1
-    assert "in 365 days" in _text(frame)  # the emulator's 365-day refresh token, just issued
+    assert "in 180 days" in _text(frame)  # the emulator's (TikTok's) 180-day refresh token, just issued
     _screenshot(page, "accounts-list.png", tmp_path)
 
     # A user who is not a sandbox target: the error says how to add target users, inside the UI.

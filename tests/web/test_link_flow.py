@@ -124,11 +124,11 @@ def test_wrong_user_page_does_not_offer_to_link_an_account_already_linked(
 def test_success_message_counts_the_days_left_like_the_list(
     client: TestClient, app_connection: TikTokEmulator
 ) -> None:
-    # The emulator issues 365-day refresh tokens: just linked, that is 365 days, not 364.99 truncated.
+    # The emulator issues TikTok's 180-day refresh tokens: just linked, 180 days, not 179.99 truncated.
     link_as(client, target_users(app_connection)[0].open_id)
     page = client.get("/tiktok/accounts").text
-    assert "valid for 365 more days" in page
-    assert "in 365 days" in page
+    assert "valid for 180 more days" in page
+    assert "in 180 days" in page
 
 
 def test_non_target_user_is_told_how_to_add_target_users(
