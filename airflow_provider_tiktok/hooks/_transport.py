@@ -252,15 +252,8 @@ class Transport:
         self._sleep(delay)
 
     def _error(self, failure: Failure, endpoint: str, account: str | None) -> TikTokApiError:
-        who = f"account {account}" if account else "the TikTok app"
-        fields: dict[str, Any] = {
-            "code": failure.code,
-            "description": failure.description,
-            "log_id": failure.log_id,
-            "http_status": failure.http_status,
-            "endpoint": endpoint,
-            "account": account,
-        }
+        who = _who(account)
+        fields = _error_fields_of(failure, endpoint, account)
         log_id = f" (log_id {failure.log_id})" if failure.log_id else ""
         if failure.kind == "auth":
             hint = relink_hint(account) if account else "check the app connection and relink the account"
@@ -270,31 +263,35 @@ class Transport:
         return TikTokApiError(f"TikTok {endpoint} failed for {who}: {failure.reason}{log_id}.", **fields)
 
     def _unknown(self, failure: Failure, endpoint: str, account: str | None) -> TikTokRefreshUnknownError:
-        who = f"account {account}" if account else "the TikTok app"
         return TikTokRefreshUnknownError(
-            f"TikTok {endpoint} for {who}: {failure.reason} after the request was sent, so TikTok may have "
-            "rotated the refresh token; not repeated blindly. The task's next try finds out.",
-            code=failure.code,
-            description=failure.description,
-            log_id=failure.log_id,
-            http_status=failure.http_status,
-            endpoint=endpoint,
-            account=account,
+            f"TikTok {endpoint} for {_who(account)}: {failure.reason} after the request was sent, so TikTok "
+            "may have rotated the refresh token; not repeated blindly. The task's next try finds out.",
+            **_error_fields_of(failure, endpoint, account),
         )
 
     def _exhausted(self, failure: Failure, endpoint: str, account: str | None) -> TikTokTransientError:
-        who = f"account {account}" if account else "the TikTok app"
         return TikTokTransientError(
-            f"TikTok {endpoint} for {who} still failing after {self.policy.max_retries + 1} attempts: "
-            f"{failure.reason.rstrip('.')}. This is usually temporary (rate limit or outage); "
+            f"TikTok {endpoint} for {_who(account)} still failing after {self.policy.max_retries + 1} "
+            f"attempts: {failure.reason.rstrip('.')}. This is usually temporary (rate limit or outage); "
             "retry the task later.",
-            code=failure.code,
-            description=failure.description,
-            log_id=failure.log_id,
-            http_status=failure.http_status,
-            endpoint=endpoint,
-            account=account,
+            **_error_fields_of(failure, endpoint, account),
         )
+
+
+def _who(account: str | None) -> str:
+    return f"account {account}" if account else "the TikTok app"
+
+
+def _error_fields_of(failure: Failure, endpoint: str, account: str | None) -> dict[str, Any]:
+    """The keyword arguments every :class:`TikTokApiError` built from ``failure`` carries."""
+    return {
+        "code": failure.code,
+        "description": failure.description,
+        "log_id": failure.log_id,
+        "http_status": failure.http_status,
+        "endpoint": endpoint,
+        "account": account,
+    }
 
 
 def _unsent(exc: requests.ConnectionError) -> bool:
