@@ -10,6 +10,7 @@ import json
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, urlparse
 
+import pytest
 import requests
 
 from airflow_provider_tiktok.connections import AccountInfo
@@ -47,3 +48,24 @@ def link_through_code_flow(emulator: TikTokEmulator, open_id: str) -> tuple[Acco
         linked_by="test",
     )
     return info, json.dumps(account_connection(info, tokens))
+
+
+def report_stack_env(emulator: TikTokEmulator, bucket: str) -> tuple[dict[str, str], list[str]]:
+    """Environment of a stack running ``tiktok_daily_report``: the app connection, every target user
+    linked through the code flow, the registry and the settings (``bucket`` through ``aws_test``).
+
+    Returns (env, account connection ids in registry order). The app connection is set in this process
+    only while linking: later modules must not find one pointing at a stopped emulator.
+    """
+    app = app_connection_json(emulator)
+    env = {f"AIRFLOW_CONN_{APP_CONN_ID.upper()}": app}
+    conn_ids = []
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(f"AIRFLOW_CONN_{APP_CONN_ID.upper()}", app)
+        for user in emulator.target_users:
+            info, conn_json = link_through_code_flow(emulator, user.open_id)
+            env[f"AIRFLOW_CONN_{info.conn_id.upper()}"] = conn_json
+            conn_ids.append(info.conn_id)
+    env["AIRFLOW_VAR_TIKTOK_ACCOUNTS"] = json.dumps(conn_ids)
+    env["AIRFLOW_VAR_TIKTOK_REPORT_SETTINGS"] = json.dumps({"bucket": bucket, "aws_conn_id": "aws_test"})
+    return env, conn_ids

@@ -24,7 +24,7 @@ from airflow_provider_tiktok.connections import refresh_failure_variable_key
 from airflow_provider_tiktok.hooks.tiktok import TOKEN_PATH, TikTokHook
 from airflow_provider_tiktok.testing.airflow_stack import AirflowStack
 from airflow_provider_tiktok.tokens import TokenSet
-from tests.scheduler.linking_env import APP_CONN_ID, app_connection_json, link_through_code_flow
+from tests.scheduler.linking_env import APP_CONN_ID, app_connection_json, report_stack_env
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -63,17 +63,7 @@ def bucket(moto_s3: str) -> str:
 
 @pytest.fixture(scope="module")
 def stack(emulator: TikTokEmulator, bucket: str, moto_s3: str) -> Iterator[tuple[AirflowStack, list[str]]]:
-    app = app_connection_json(emulator)
-    env = {f"AIRFLOW_CONN_{APP_CONN_ID.upper()}": app}
-    conn_ids = []
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(f"AIRFLOW_CONN_{APP_CONN_ID.upper()}", app)
-        for user in emulator.target_users:
-            info, conn_json = link_through_code_flow(emulator, user.open_id)
-            env[f"AIRFLOW_CONN_{info.conn_id.upper()}"] = conn_json
-            conn_ids.append(info.conn_id)
-    env["AIRFLOW_VAR_TIKTOK_ACCOUNTS"] = json.dumps(conn_ids)
-    env["AIRFLOW_VAR_TIKTOK_REPORT_SETTINGS"] = json.dumps({"bucket": bucket, "aws_conn_id": "aws_test"})
+    env, conn_ids = report_stack_env(emulator, bucket)
     with AirflowStack(DAGS_FOLDER, env=env, parallelism=8) as running:
         running.wait_for_dag(DAG_ID)
         yield running, conn_ids
