@@ -6,6 +6,8 @@ and what to do next. No message ever holds a token or a client secret.
 
 from __future__ import annotations
 
+import textwrap
+
 from airflow.exceptions import AirflowException
 
 # The page's route inside the Airflow UI (the plugin's ``external_views`` ``url_route``): the UI serves
@@ -101,3 +103,43 @@ def relink_hint(account: str) -> str:
     :param account: ``@username``, display name or connection id of the account.
     """
     return f"relink account {account} at {accounts_page_url()}"
+
+
+# Airflow's log viewer shows long lines cut at its right edge: keep a failure's lines short.
+FAILURE_LINE_WIDTH = 100
+_FIX_MARK = " To fix: "
+
+
+def fix_first(message: str, *, account: str, connection: str, relink: bool) -> str:
+    """Lay a task failure out for Airflow's log viewer: what to do first, then why, on short lines.
+
+    :param message: the error's one-line text (its own "To fix: …" sentence is replaced by the first line).
+    :param account: ``@username``, display name or connection id of the account.
+    :param connection: the account's Airflow connection id.
+    :param relink: whether the fix is to relink the account on the accounts page.
+    """
+    lines = []
+    if relink:
+        lines += [
+            f'Relink TikTok account {account}: press "Regenerate token" on the accounts page,',
+            f"  {accounts_page_url()}",
+        ]
+    cause = failure_cause(message, account)
+    lines += textwrap.wrap(
+        f"Cause: {cause}",
+        width=FAILURE_LINE_WIDTH,
+        subsequent_indent="  ",
+        break_long_words=False,
+        break_on_hyphens=False,
+    )
+    lines.append(f"Connection: {connection}")
+    return "\n".join(lines)
+
+
+def failure_cause(message: str, account: str) -> str:
+    """The cause part of a one-line error: without its "Relink … account:" lead and "To fix: …" tail."""
+    cause = message.split(_FIX_MARK, 1)[0].strip()
+    lead = f"Relink TikTok account {account}: "
+    if cause.startswith(lead):
+        cause = cause[len(lead) :]
+    return cause[:1].upper() + cause[1:]

@@ -8,12 +8,17 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 
 from airflow_provider_tiktok.connections import REGISTRY_VARIABLE
-from airflow_provider_tiktok.errors import TikTokError, TikTokTokenPersistError
+from airflow_provider_tiktok.errors import (
+    TikTokApiError,
+    TikTokAuthError,
+    TikTokError,
+    TikTokTokenPersistError,
+    fix_first,
+)
 from airflow_provider_tiktok.tokens import (
     DEFAULT_REFRESH_MARGIN,
     DEFAULT_WARN_DAYS,
     TokenStore,
-    in_task_context,
 )
 
 if TYPE_CHECKING:
@@ -78,9 +83,6 @@ class TikTokRefreshTokensOperator(BaseOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         """Refresh every listed account that needs it; see the class docstring for failure semantics."""
         result: dict[str, Any] = {"refreshed": [], "unchanged": [], "failed": {}, "accounts": {}}
-        self.log.info(
-            "Token storage: %s", "Task SDK" if in_task_context() else "metadata DB (outside a task)"
-        )
         for conn_id in self.resolve_conn_ids():
             self._refresh_one(conn_id, result)
         self._report(result)
@@ -109,7 +111,7 @@ class TikTokRefreshTokensOperator(BaseOperator):
         except TikTokTokenPersistError:
             raise  # storage is broken: stop before rotating (and losing) more accounts
         except TikTokError as exc:
-            self.log.error("TikTok account %s NOT refreshed: %s", conn_id, exc)
+            self.log.error("TikTok account %s NOT refreshed.\n%s", conn_id, _laid_out(exc, conn_id))
             result["failed"][conn_id] = str(exc)
             return
         finally:
@@ -132,3 +134,9 @@ class TikTokRefreshTokensOperator(BaseOperator):
         lines = [f"{len(failed)} TikTok account(s) could not be refreshed:"]
         lines += [f"- {conn_id}: {message}" for conn_id, message in failed.items()]
         return "\n".join(lines)
+
+
+def _laid_out(exc: TikTokError, conn_id: str) -> str:
+    """The failure as the log shows it: the fix first (relink when TikTok refused for good), then why."""
+    account = (exc.account if isinstance(exc, TikTokApiError) else None) or conn_id
+    return fix_first(str(exc), account=account, connection=conn_id, relink=isinstance(exc, TikTokAuthError))

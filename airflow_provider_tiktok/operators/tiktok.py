@@ -12,7 +12,7 @@ from airflow.sdk import BaseOperator
 
 from airflow_provider_tiktok.airflow_compat import AirflowFailException
 from airflow_provider_tiktok.connections import report_status_variable_key
-from airflow_provider_tiktok.errors import TikTokAuthError, TikTokConfigError, relink_hint
+from airflow_provider_tiktok.errors import TikTokAuthError, TikTokConfigError, fix_first
 from airflow_provider_tiktok.report_settings import (
     DEFAULT_ACCOUNT_KEY_TEMPLATE,
     DEFAULT_KEY_TEMPLATE,
@@ -352,10 +352,7 @@ class TikTokToS3Operator(BaseOperator):
 
     def _auth_message(self, exc: TikTokAuthError) -> str:
         label = getattr(self, "_label", None) or self.account_conn_id
-        text = str(exc)
-        if "relink" not in text.lower():
-            text = f"{text} To fix: {relink_hint(label)}."
-        return f"{text} (connection {self.account_conn_id})"
+        return fix_first(str(exc), account=label, connection=self.account_conn_id, relink=True)
 
     def _push_error(self, context: Context, message: str) -> None:
         try:
