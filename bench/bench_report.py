@@ -565,7 +565,7 @@ def child_main(mode: str, args: list[str]) -> int:
 
 def start_s3(stack: ExitStack) -> Any:
     """Start moto_server (stopped with ``stack``), set the aws connection, create the bucket; its client."""
-    from airflow_provider_tiktok.testing.moto_s3 import MotoS3Server
+    from dev.moto_s3 import MotoS3Server
 
     server = stack.enter_context(MotoS3Server())
     os.environ[f"AIRFLOW_CONN_{AWS_CONN_ID.upper()}"] = server.aws_connection_uri()
