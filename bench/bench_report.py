@@ -518,7 +518,8 @@ def child_execute(account: str, report_date: str) -> dict[str, Any]:
     import airflow.providers.amazon.aws.hooks.s3  # noqa: F401
 
     import airflow_provider_tiktok.hooks.tiktok  # noqa: F401
-    from airflow_provider_tiktok.operators.tiktok import SUMMARY_XCOM_KEY, TikTokToS3Operator
+    from airflow_provider_tiktok.operators.tiktok import TikTokToS3Operator
+    from airflow_provider_tiktok.xcom import SUMMARY_XCOM_KEY
 
     class MeasuredOperator(TikTokToS3Operator):
         """Notes the peak RSS once the CSVs are written, before the upload (boto3 buffers) starts."""
