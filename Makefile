@@ -6,7 +6,7 @@ SHELL := /bin/bash
 # uv on PATH, else the pip-installed module (installed by the `uv` target when missing).
 UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 CHROMIUM := /usr/bin/chromium
-PY_PATHS := airflow_provider_tiktok dags plugins tests bench compat
+PY_PATHS := airflow_provider_tiktok dev dags plugins tests bench compat
 
 .PHONY: help uv env browser lint typecheck pytest test demo bench airflow emulator compat clean
 
@@ -17,7 +17,9 @@ uv:
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
 
 env: uv ## Create/refresh the virtualenv from uv.lock (Python packages only)
-	$(UV) sync --frozen
+	@# Reinstalling the (editable) project itself keeps its entry points in step with pyproject.toml: a
+	@# stale pytest11 entry point would load the emulator fixtures twice and stop pytest.
+	$(UV) sync --frozen --reinstall-package airflow-provider-tiktok
 
 browser: ## Install Debian's Chromium (and an emoji font for screenshots) for the browser tests (needs root or sudo)
 	@if [ ! -x $(CHROMIUM) ]; then \
@@ -39,7 +41,7 @@ pytest: env browser ## pytest only
 test: lint typecheck pytest ## Lint, type check and run every test
 
 demo: env ## The daily report on embedded defaults: emulator + moto_server, 3 linked accounts, yesterday's CSVs (KEEP=1 keeps them)
-	$(UV) run --frozen python -m airflow_provider_tiktok.demo $(if $(KEEP),--keep)
+	$(UV) run --frozen python -m dev.demo $(if $(KEEP),--keep)
 
 bench: env ## Benchmarks (figures and ratios; no pass/fail timing)
 	@for script in bench/bench_*.py; do \
@@ -47,7 +49,7 @@ bench: env ## Benchmarks (figures and ratios; no pass/fail timing)
 	done
 
 airflow: env ## Local Airflow on https://localhost:8443 (loopback only) with the emulator, moto_server and the accounts page
-	$(UV) run --frozen python -m airflow_provider_tiktok.local_airflow $(AIRFLOW_ARGS)
+	$(UV) run --frozen python -m dev.local_airflow $(AIRFLOW_ARGS)
 
 compat: uv ## Compatibility matrix: pinned install, provider, plugin and DAG run per (Airflow, Python) pair
 	python3 compat/matrix.py $(COMPAT_ARGS)

@@ -5,7 +5,7 @@ secret, extra ``redirect_uri`` (absolute https), ``scopes``, optional ``api_base
 
 Account connection ``tiktok_account_<slug>`` (conn type ``tiktok``): extra holds ``app_conn_id``,
 ``open_id``, ``display_name``, ``username``, the token set (see
-:class:`~airflow_provider_tiktok.tokens.TokenSet`) and ``linked_at`` / ``linked_by``. Written by the
+:class:`~airflow_provider_tiktok.models.TokenSet`) and ``linked_at`` / ``linked_by``. Written by the
 plugin page (tasks cannot write connections).
 """
 
@@ -14,23 +14,24 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
 from airflow_provider_tiktok.errors import TikTokConfigError
-
-if TYPE_CHECKING:
-    from datetime import datetime
-
-    from airflow_provider_tiktok.tokens import TokenSet
+from airflow_provider_tiktok.models import (
+    DEFAULT_API_BASE_URL,
+    DEFAULT_AUTH_BASE_URL,
+    AccountInfo,
+    AppConfig,
+    TokenSet,
+    parse_scopes,
+    parse_utc,
+)
 
 CONN_TYPE = "tiktok"
 DEFAULT_APP_CONN_ID = "tiktok_default"
 ACCOUNT_CONN_PREFIX = "tiktok_account_"
 DEFAULT_SCOPES: tuple[str, ...] = ("user.info.basic", "user.info.stats", "video.list")
-DEFAULT_API_BASE_URL = "https://open.tiktokapis.com"
-DEFAULT_AUTH_BASE_URL = "https://www.tiktok.com"
 
 REGISTRY_VARIABLE = "tiktok_accounts"
 _MAX_REDIRECT_URI_LEN = 512
@@ -79,67 +80,6 @@ def refresh_failure_variable_key(conn_id: str) -> str:
 def refresh_unknown_variable_key(conn_id: str) -> str:
     """Variable recording a refresh grant whose answer was lost (when, and which token set it used)."""
     return f"tiktok_refresh_unknown__{conn_id}"
-
-
-@dataclass(frozen=True)
-class AppConfig:
-    """The TikTok app (Developer Portal client) as configured in the app connection.
-
-    :param conn_id: id of the app connection.
-    :param client_key: TikTok client key (connection login).
-    :param client_secret: TikTok client secret (connection password); never printed.
-    :param redirect_uri: registered https redirect URI of this environment.
-    :param scopes: scopes requested at authorization.
-    :param api_base_url: base URL of the token and Display API endpoints.
-    :param auth_base_url: base URL of the browser authorize page.
-    """
-
-    conn_id: str
-    client_key: str
-    client_secret: str = field(repr=False)
-    redirect_uri: str
-    scopes: tuple[str, ...]
-    api_base_url: str = DEFAULT_API_BASE_URL
-    auth_base_url: str = DEFAULT_AUTH_BASE_URL
-
-
-@dataclass(frozen=True)
-class AccountInfo:
-    """Who a linked account is (no secrets).
-
-    :param conn_id: id of the account connection (``tiktok_account_<slug>``).
-    :param app_conn_id: id of the app connection the account was linked through.
-    :param open_id: TikTok open_id of the user for this app.
-    :param display_name: TikTok display name.
-    :param username: TikTok username when the ``user.info.profile`` scope was granted, else None.
-    :param linked_at: when the account was (re)linked, UTC.
-    :param linked_by: Airflow user who linked it.
-    :param label: how messages name the account; computed (``@username`` or display name) when empty.
-    """
-
-    conn_id: str
-    app_conn_id: str
-    open_id: str
-    display_name: str = ""
-    username: str | None = None
-    linked_at: datetime | None = None
-    linked_by: str | None = None
-    label: str = ""
-
-    def __post_init__(self) -> None:
-        if not self.label:
-            label = f"@{self.username}" if self.username else (self.display_name or self.conn_id)
-            object.__setattr__(self, "label", label)
-
-
-def parse_scopes(value: Any) -> tuple[str, ...]:
-    """Parse scopes given as a comma/space separated string or a list, keeping order, dropping blanks."""
-    items = value if isinstance(value, list | tuple) else re.split(r"[,\s]+", str(value or ""))
-    seen: dict[str, None] = {}
-    for item in items:
-        if str(item).strip():
-            seen.setdefault(str(item).strip(), None)
-    return tuple(seen)
 
 
 def connection_extra(conn: Any) -> dict[str, Any]:
@@ -233,8 +173,6 @@ def account_from_connection(conn: Any) -> tuple[AccountInfo, TokenSet]:
 
     :param conn: the account connection (Task SDK or ORM Connection).
     """
-    from airflow_provider_tiktok.tokens import TokenSet, parse_utc
-
     conn_id = conn.conn_id
     extra = connection_extra(conn)
     fix = "relink the account on the TikTok accounts page"
@@ -267,6 +205,29 @@ def account_connection_extra(info: AccountInfo, tokens: TokenSet) -> dict[str, A
     }
 
 
+def parse_registry(raw: str | None) -> list[str]:
+    """Parse the registry Variable ``tiktok_accounts`` (JSON list of account connection ids), in order,
+    without repeats. The one reader of the registry: the accounts page, the report's account selection
+    and the refresh task all use it, so a registry that is not a JSON list of ids fails the same way
+    everywhere, naming the Variable and what to do.
+
+    :param raw: the Variable's text, or None when no account was ever linked.
+    """
+    if raw is None or not raw.strip():
+        return []
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        value = None
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise TikTokConfigError(
+            "Variable 'tiktok_accounts' must be a JSON list of account connection ids "
+            '(e.g. ["tiktok_account_brand"]); it is written by the TikTok accounts page — '
+            "fix or delete it and relink the accounts."
+        )
+    return list(dict.fromkeys(value))
+
+
 def _slugify(text: str) -> str:
     # Accents folded to ASCII first ("Lucía" -> "lucia"), so a display name gives a readable id.
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
@@ -293,3 +254,34 @@ def account_conn_id_for(open_id: str, username: str | None, display_name: str | 
         unique = f"{candidate}_{n}"
         n += 1
     return unique
+
+
+# Besides its own names, this module still exports those that moved to models.py (code written against
+# it keeps working).
+__all__ = [
+    "ACCOUNT_CONN_PREFIX",
+    "CONN_TYPE",
+    "DEFAULT_API_BASE_URL",
+    "DEFAULT_APP_CONN_ID",
+    "DEFAULT_AUTH_BASE_URL",
+    "DEFAULT_SCOPES",
+    "OPEN_ID_RE",
+    "REGISTRY_VARIABLE",
+    "AccountInfo",
+    "AppConfig",
+    "account_conn_id_for",
+    "account_connection_extra",
+    "account_from_connection",
+    "app_config_from_connection",
+    "check_open_id",
+    "connection_extra",
+    "is_account_connection",
+    "is_valid_open_id",
+    "parse_registry",
+    "parse_scopes",
+    "refresh_failure_variable_key",
+    "refresh_unknown_variable_key",
+    "report_status_variable_key",
+    "rotation_variable_key",
+    "validate_redirect_uri",
+]

@@ -11,23 +11,22 @@ import json
 import logging
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_tiktok.connections import REGISTRY_VARIABLE, connection_extra
-from airflow_provider_tiktok.errors import TikTokConfigError, accounts_page_url
-from airflow_provider_tiktok.operators.tiktok import ERROR_XCOM_KEY, SUMMARY_XCOM_KEY
+from airflow_provider_tiktok.connections import REGISTRY_VARIABLE, connection_extra, parse_registry
+from airflow_provider_tiktok.errors import TikTokRunConfigError, accounts_page_url
 from airflow_provider_tiktok.report_manifest import as_list, build_manifest, carry_over, failure_message
 from airflow_provider_tiktok.report_settings import (
     SETTINGS_VARIABLE,
     ReportSettings,
     check_distinct_keys,
     check_map_length,
-    fill_key,
-    parse_account_list,
     parse_settings_variable,
     resolve_settings,
     run_report_date,
     select_accounts,
 )
+from airflow_provider_tiktok.s3_keys import fill_key
 from airflow_provider_tiktok.tokens import AutoBackend
+from airflow_provider_tiktok.xcom import ERROR_XCOM_KEY, SUMMARY_XCOM_KEY
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -59,7 +58,7 @@ def select_run_accounts(
     backend: StorageBackend, settings: ReportSettings, requested: list[str] | None
 ) -> list[str]:
     """Accounts of this run: registry (or the requested subset), filtered by ``app_conn_id`` when set."""
-    accounts = select_accounts(parse_account_list(backend.get_variable(REGISTRY_VARIABLE)), requested)
+    accounts = select_accounts(parse_registry(backend.get_variable(REGISTRY_VARIABLE)), requested)
     if settings.app_conn_id:
         kept = [a for a in accounts if _linked_through(backend, a) in (settings.app_conn_id, None)]
         skipped = sorted(set(accounts) - set(kept))
@@ -113,8 +112,8 @@ def check_bucket_writable(bucket: str, aws_conn_id: str, *, probe_key: str) -> N
         client.put_object(Bucket=bucket, Key=probe_key, Body=b"")
         client.delete_object(Bucket=bucket, Key=probe_key)
     except Exception as exc:
-        raise TikTokConfigError(
-            f"tiktok_daily_report: cannot write to S3 bucket {bucket!r} with connection {aws_conn_id!r} "
+        raise TikTokRunConfigError(
+            f"cannot write to S3 bucket {bucket!r} with connection {aws_conn_id!r} "
             f"({_s3_reason(exc)}). Create the bucket or give that connection write access, or fix 'bucket' "
             f"/ 'aws_conn_id' in Variable {SETTINGS_VARIABLE!r}. Nothing was fetched."
         ) from None
@@ -165,8 +164,8 @@ def prepare_run(
     settings = resolve_settings(params=params, variable=variable, default_timezone=default_timezone)
     accounts = select_run_accounts(store, settings, params.get("accounts"))
     if not accounts:
-        raise TikTokConfigError(
-            "tiktok_daily_report: no TikTok account to report (Variable 'tiktok_accounts' is empty or the "
+        raise TikTokRunConfigError(
+            "no TikTok account to report (Variable 'tiktok_accounts' is empty or the "
             f"run's selection matched none); link one at {accounts_page_url()}. Nothing was written."
         )
     check_map_length(len(accounts), _max_map_length())
@@ -225,6 +224,7 @@ def finalize_run(
         bucket=run["bucket"],
         timezone_name=run["timezone"],
         run_id=str(context.get("run_id")),
+        dag_id=str(ti.dag_id),
     )
     manifest = carry_over(manifest, _previous_manifest(run))
     uri = _upload_manifest(run, manifest)

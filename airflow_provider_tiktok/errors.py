@@ -42,6 +42,23 @@ class TikTokConfigError(TikTokError):
     """A connection or setting is missing or invalid; the message names the connection, field and fix."""
 
 
+class TikTokRunConfigError(TikTokConfigError):
+    """A report run's settings, params or accounts are invalid.
+
+    Raised by code that does not know which DAG it serves: its message starts with what is wrong, and the
+    task that does know names its DAG in front of it (:func:`config_message`).
+    """
+
+
+def config_message(exc: TikTokConfigError, dag_id: str) -> str:
+    """The message a task of ``dag_id`` fails with for ``exc``: a run's error is prefixed with the DAG id.
+
+    :param exc: the configuration error.
+    :param dag_id: the DAG of the running task (e.g. ``tiktok_daily_report``).
+    """
+    return f"{dag_id}: {exc}" if isinstance(exc, TikTokRunConfigError) else str(exc)
+
+
 class TikTokApiError(TikTokError):
     """TikTok answered with an error (HTTP status and/or ``error.code`` != ``ok``).
 

@@ -23,9 +23,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_tiktok.connections import DEFAULT_APP_CONN_ID, parse_scopes
+from airflow_provider_tiktok.connections import DEFAULT_APP_CONN_ID
 from airflow_provider_tiktok.errors import TikTokAuthError, TikTokError
-from airflow_provider_tiktok.tokens import TokenSet, mask_tokens, parse_utc, utcnow
+from airflow_provider_tiktok.models import TokenSet, mask_tokens, parse_scopes, parse_utc, utcnow
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence

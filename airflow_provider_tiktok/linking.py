@@ -20,19 +20,20 @@ from airflow_provider_tiktok.connections import (
     ACCOUNT_CONN_PREFIX,
     CONN_TYPE,
     REGISTRY_VARIABLE,
-    AccountInfo,
     account_conn_id_for,
     account_connection_extra,
     connection_extra,
     is_account_connection,
     is_valid_open_id,
+    parse_registry,
     refresh_failure_variable_key,
     report_status_variable_key,
     rotation_variable_key,
 )
 from airflow_provider_tiktok.errors import TikTokConfigError, TikTokError
+from airflow_provider_tiktok.models import DEFAULT_WARN_DAYS, AccountInfo, TokenSet, utcnow
 from airflow_provider_tiktok.report_status import ReportStatus, parse_report_status
-from airflow_provider_tiktok.tokens import DEFAULT_WARN_DAYS, OrmBackend, TokenSet, TokenStore, utcnow
+from airflow_provider_tiktok.tokens import OrmBackend, TokenStore
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -398,16 +399,7 @@ def _registry(session: Session) -> list[str]:
     from airflow.models.variable import Variable
 
     row = session.scalar(select(Variable).where(Variable.key == REGISTRY_VARIABLE))
-    if row is None:
-        return []
-    try:
-        value = json.loads(row.get_val() or "[]")
-    except ValueError:
-        log.warning(
-            "Variable %s is not a JSON list; rebuilding it from the account connections", REGISTRY_VARIABLE
-        )
-        return [c.conn_id for c in _account_connections(session)]
-    return [str(item) for item in value] if isinstance(value, list) else []
+    return parse_registry(row.get_val()) if row is not None else []
 
 
 def _write_registry(session: Session, conn_ids: list[str]) -> None:

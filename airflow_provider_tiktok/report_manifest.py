@@ -35,6 +35,7 @@ def build_manifest(
     bucket: str,
     timezone_name: str,
     run_id: str,
+    dag_id: str,
     generated_at: datetime | None = None,
 ) -> dict[str, Any]:
     """Build the manifest of one run.
@@ -46,6 +47,7 @@ def build_manifest(
     :param bucket: S3 bucket of the run.
     :param timezone_name: report timezone.
     :param run_id: the DAG run id.
+    :param dag_id: the DAG of the run.
     :param generated_at: when the manifest was written (now by default).
     """
     done = {s["account_conn_id"]: s for s in summaries}
@@ -54,7 +56,7 @@ def build_manifest(
     ok = [e for e in entries if e["status"] == "ok"]
     return {
         "manifest_version": MANIFEST_VERSION,
-        "dag_id": "tiktok_daily_report",
+        "dag_id": dag_id,
         "run_id": run_id,
         "report_date": report_date,
         "timezone": timezone_name,

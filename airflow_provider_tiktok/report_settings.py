@@ -26,13 +26,17 @@ import os
 import re
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
-from string import Formatter
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from airflow_provider_tiktok.connections import check_open_id
-from airflow_provider_tiktok.errors import TikTokConfigError
+from airflow_provider_tiktok.errors import TikTokConfigError, TikTokRunConfigError
 from airflow_provider_tiktok.reports import FORMULA_ESCAPING_MODES, report_date_for
+from airflow_provider_tiktok.s3_keys import (
+    DEFAULT_ACCOUNT_KEY_TEMPLATE,
+    DEFAULT_KEY_TEMPLATE,
+    DEFAULT_MANIFEST_KEY_TEMPLATE,
+    check_template,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
@@ -42,10 +46,6 @@ SCHEDULE_ENV = "TIKTOK_REPORT_SCHEDULE"
 TIMEZONE_ENV = "TIKTOK_REPORT_TIMEZONE"
 DEFAULT_SCHEDULE_TIME = "02:00"
 DEFAULT_TIMEZONE = "UTC"
-
-DEFAULT_KEY_TEMPLATE = "tiktok/video_stats/dt={report_date}/account={open_id}/video_stats.csv"
-DEFAULT_ACCOUNT_KEY_TEMPLATE = "tiktok/video_stats/dt={report_date}/account={open_id}/account_stats.csv"
-DEFAULT_MANIFEST_KEY_TEMPLATE = "tiktok/video_stats/dt={report_date}/_manifest.json"
 
 #: Keys accepted in the Variable (and, for the per-run choices, in params), with their built-in
 #: defaults (None: no default).
@@ -71,7 +71,6 @@ ALLOW_OVERRIDES_KEY = "allow_run_overrides"
 #: What the ``formula_escaping`` param says when it leaves the choice to the Variable (or ``prefix``).
 DEPLOYMENT_DEFAULT = "default"
 
-_JINJA_MARKERS = ("{{", "{%", "{#")
 _TIME_RE = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 
 
@@ -145,8 +144,8 @@ def _run_overrides(params: Mapping[str, Any], variable: Mapping[str, Any]) -> di
     allowed = _allowed_overrides(variable)
     refused = sorted(n for n in DEPLOYMENT_SETTINGS if _is_set(params.get(n)) and n not in allowed)
     if refused:
-        raise TikTokConfigError(
-            f"tiktok_daily_report: the run's params set {refused}, which decide where the report is "
+        raise TikTokRunConfigError(
+            f"the run's params set {refused}, which decide where the report is "
             f"written or which connection is used, so only Variable {SETTINGS_VARIABLE!r} sets them. "
             f"Trigger the run without them, or ask an Airflow admin to set them in the Variable (or to "
             f'allow them per run with "{ALLOW_OVERRIDES_KEY}": {json.dumps(refused)} there).'
@@ -163,8 +162,8 @@ def _check_type(name: str, value: Any, kinds: tuple[type, ...], meaning: str) ->
         value = object()  # True/False are ints in Python, never a bucket or a template here
     if not isinstance(value, kinds):
         shown = json.dumps(value) if isinstance(value, str | int | float | list | dict | bool) else "?"
-        raise TikTokConfigError(
-            f"tiktok_daily_report: setting {name!r} is {shown}, but it must be {meaning}; "
+        raise TikTokRunConfigError(
+            f"setting {name!r} is {shown}, but it must be {meaning}; "
             f"fix it in Variable {SETTINGS_VARIABLE!r}."
         )
     return value
@@ -189,24 +188,12 @@ def _check_types(values: Mapping[str, Any]) -> None:
     _check_type("encrypt", values["encrypt"], (bool,), "true or false (JSON booleans)")
 
 
-def _check_template(name: str, template: Any) -> str:
-    """A key template as text; Jinja in it is refused (it would be data rendered as code)."""
-    text = str(template)
-    if any(marker in text for marker in _JINJA_MARKERS):
-        raise TikTokConfigError(
-            f"tiktok_daily_report: {name} {text!r} contains Jinja; settings are never rendered as "
-            "templates. Use the placeholders {report_date}, {open_id} and {account} (Jinja is only "
-            "rendered in the arguments of an operator written in a DAG file)."
-        )
-    return text
-
-
 def _check_timezone(tz: str) -> str:
     try:
         ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError):
-        raise TikTokConfigError(
-            f"tiktok_daily_report: timezone {tz!r} is not an IANA timezone name (e.g. 'UTC', "
+        raise TikTokRunConfigError(
+            f"timezone {tz!r} is not an IANA timezone name (e.g. 'UTC', "
             f"'Europe/Paris'); fix 'timezone' in Variable {SETTINGS_VARIABLE!r} or the run's params."
         ) from None
     return tz
@@ -214,8 +201,8 @@ def _check_timezone(tz: str) -> str:
 
 def _check_bucket(bucket: Any) -> str:
     if not bucket or not str(bucket).strip():
-        raise TikTokConfigError(
-            "tiktok_daily_report: no S3 bucket configured. Set Variable "
+        raise TikTokRunConfigError(
+            "no S3 bucket configured. Set Variable "
             f"{SETTINGS_VARIABLE!r} to a JSON object such as "
             '{"bucket": "my-analytics-bucket", "aws_conn_id": "aws_default"} '
             "(Admin > Variables, or `airflow variables set`)."
@@ -225,8 +212,8 @@ def _check_bucket(bucket: Any) -> str:
 
 def _check_escaping(mode: Any) -> str:
     if mode not in FORMULA_ESCAPING_MODES:
-        raise TikTokConfigError(
-            f"tiktok_daily_report: formula_escaping {mode!r} is not one of {FORMULA_ESCAPING_MODES}; "
+        raise TikTokRunConfigError(
+            f"formula_escaping {mode!r} is not one of {FORMULA_ESCAPING_MODES}; "
             f"fix it in Variable {SETTINGS_VARIABLE!r} or the run's params."
         )
     return str(mode)
@@ -254,9 +241,9 @@ def resolve_settings(
     _check_types(values)
     return ReportSettings(
         bucket=_check_bucket(values["bucket"]),
-        key_template=_check_template("key_template", values["key_template"]),
-        account_key_template=_check_template("account_key_template", values["account_key_template"] or ""),
-        manifest_key_template=_check_template("manifest_key_template", values["manifest_key_template"]),
+        key_template=check_template("key_template", values["key_template"]),
+        account_key_template=check_template("account_key_template", values["account_key_template"] or ""),
+        manifest_key_template=check_template("manifest_key_template", values["manifest_key_template"]),
         aws_conn_id=str(values["aws_conn_id"]),
         app_conn_id=values["app_conn_id"] or None,
         timezone=_check_timezone(str(values["timezone"] or default_timezone)),
@@ -284,26 +271,6 @@ def parse_settings_variable(raw: str | None) -> dict[str, Any]:
     return value
 
 
-def parse_account_list(raw: str | None) -> list[str]:
-    """Parse the registry Variable ``tiktok_accounts`` (JSON list of account connection ids).
-
-    :param raw: the Variable's text, or None when no account was ever linked.
-    """
-    if raw is None or not raw.strip():
-        return []
-    try:
-        value = json.loads(raw)
-    except ValueError:
-        value = None
-    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-        raise TikTokConfigError(
-            "Variable 'tiktok_accounts' must be a JSON list of account connection ids "
-            '(e.g. ["tiktok_account_brand"]); it is written by the TikTok accounts page — '
-            "fix or delete it and relink the accounts."
-        )
-    return list(dict.fromkeys(value))
-
-
 def select_accounts(registered: Iterable[str], requested: Iterable[str] | None) -> list[str]:
     """Accounts to report: the registry, or the requested subset of it (run param ``accounts``).
 
@@ -316,8 +283,8 @@ def select_accounts(registered: Iterable[str], requested: Iterable[str] | None) 
         return registered
     unknown = [item for item in wanted if item not in registered]
     if unknown:
-        raise TikTokConfigError(
-            f"tiktok_daily_report: accounts {unknown} requested in the run's params are not linked "
+        raise TikTokRunConfigError(
+            f"accounts {unknown} requested in the run's params are not linked "
             f"(linked: {registered}); link them on the TikTok accounts page or fix the params."
         )
     return list(dict.fromkeys(wanted))
@@ -330,8 +297,8 @@ def check_map_length(count: int, max_map_length: int) -> None:
     :param max_map_length: ``[core] max_map_length``.
     """
     if count > max_map_length:
-        raise TikTokConfigError(
-            f"tiktok_daily_report: {count} linked accounts but [core] max_map_length is {max_map_length}, "
+        raise TikTokRunConfigError(
+            f"{count} linked accounts but [core] max_map_length is {max_map_length}, "
             "so the per-account report task cannot be expanded. Raise it in airflow.cfg or with "
             f"AIRFLOW__CORE__MAX_MAP_LENGTH={count} on the scheduler and workers."
         )
@@ -357,7 +324,7 @@ def run_report_date(
     if run_after is None:
         run_after = logical_date
     if run_after is None:
-        raise TikTokConfigError("tiktok_daily_report: the run has neither a logical date nor run_after.")
+        raise TikTokRunConfigError("the run has neither a logical date nor run_after.")
     last_complete = report_date_for(run_after, tz) - timedelta(days=1)
     if requested not in (None, ""):
         return _requested_date(requested, last_complete, tz)
@@ -370,14 +337,14 @@ def _requested_date(requested: Any, last_complete: date, tz: str) -> date:
     try:
         day = date.fromisoformat(str(requested).strip())
     except ValueError:
-        raise TikTokConfigError(
-            f"tiktok_daily_report: report_date {requested!r} in the run's params is not a date "
+        raise TikTokRunConfigError(
+            f"report_date {requested!r} in the run's params is not a date "
             "YYYY-MM-DD (e.g. 2026-11-24); trigger the run again with a valid date, or without one for "
             "the last complete day."
         ) from None
     if day > last_complete:
-        raise TikTokConfigError(
-            f"tiktok_daily_report: report_date {day.isoformat()} is not over yet in {tz} (the last "
+        raise TikTokRunConfigError(
+            f"report_date {day.isoformat()} is not over yet in {tz} (the last "
             f"complete day is {last_complete.isoformat()}); TikTok only gives totals at fetch time, so "
             "a day is reported once it has ended."
         )
@@ -426,39 +393,9 @@ def check_distinct_keys(keys_by_account: Mapping[str, list[str]], manifest_key: 
         for key in keys:
             other = owner.setdefault(key, conn_id)
             if other != conn_id or keys.count(key) > 1:
-                raise TikTokConfigError(
-                    f"tiktok_daily_report: {conn_id} and {other} would both write s3 key {key!r}, each "
+                raise TikTokRunConfigError(
+                    f"{conn_id} and {other} would both write s3 key {key!r}, each "
                     "replacing the other. Give key_template and account_key_template a per-account "
                     "placeholder ({open_id} or {account}) and make them differ, in Variable "
                     f"{SETTINGS_VARIABLE!r}."
                 )
-
-
-def fill_key(template: str, *, report_date: date | str, open_id: str = "", account: str = "") -> str:
-    """Fill the ``{report_date}``, ``{open_id}`` and ``{account}`` placeholders of a key template.
-
-    Jinja is never rendered here: a template still holding ``{{`` came from settings or XCom (data), and
-    is refused. An ``open_id`` outside TikTok's id alphabet is refused too, naming the account.
-
-    :param template: key template (an operator argument from a DAG file is Jinja-rendered by Airflow first).
-    :param report_date: the run's report date.
-    :param open_id: the account's open_id.
-    :param account: the account connection id.
-    """
-    template = _check_template("S3 key template", template)
-    values = {"report_date": str(report_date), "open_id": open_id, "account": account}
-    try:
-        fields = {name for _text, name, _spec, _conv in Formatter().parse(template) if name is not None}
-        if fields - set(values):
-            raise KeyError(", ".join(sorted(fields - set(values))))
-        if "open_id" in fields:
-            check_open_id(open_id, account or "(unknown)")
-        key = template.format_map(values)
-    except (KeyError, IndexError, ValueError) as exc:
-        raise TikTokConfigError(
-            f"S3 key template {template!r} is invalid ({type(exc).__name__}: {exc}); it may use only "
-            "{report_date}, {open_id} and {account}."
-        ) from None
-    if not key or key.startswith("/") or ".." in key.split("/"):
-        raise TikTokConfigError(f"S3 key template {template!r} gives the invalid key {key!r}.")
-    return key

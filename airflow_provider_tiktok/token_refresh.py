@@ -32,13 +32,14 @@ from airflow_provider_tiktok.errors import (
     TikTokTransientError,
     relink_hint,
 )
-from airflow_provider_tiktok.tokens import REPORT_MIN_VALIDITY, parse_utc, utcnow
+from airflow_provider_tiktok.models import REPORT_MIN_VALIDITY, parse_utc, utcnow
 
 if TYPE_CHECKING:
     from collections.abc import Callable
     from datetime import datetime
 
-    from airflow_provider_tiktok.tokens import TokenSet, TokenStore
+    from airflow_provider_tiktok.models import TokenSet
+    from airflow_provider_tiktok.tokens import TokenStore
 
 log = logging.getLogger(__name__)
 

@@ -518,7 +518,8 @@ def child_execute(account: str, report_date: str) -> dict[str, Any]:
     import airflow.providers.amazon.aws.hooks.s3  # noqa: F401
 
     import airflow_provider_tiktok.hooks.tiktok  # noqa: F401
-    from airflow_provider_tiktok.operators.tiktok import SUMMARY_XCOM_KEY, TikTokToS3Operator
+    from airflow_provider_tiktok.operators.tiktok import TikTokToS3Operator
+    from airflow_provider_tiktok.xcom import SUMMARY_XCOM_KEY
 
     class MeasuredOperator(TikTokToS3Operator):
         """Notes the peak RSS once the CSVs are written, before the upload (boto3 buffers) starts."""
@@ -565,7 +566,7 @@ def child_main(mode: str, args: list[str]) -> int:
 
 def start_s3(stack: ExitStack) -> Any:
     """Start moto_server (stopped with ``stack``), set the aws connection, create the bucket; its client."""
-    from airflow_provider_tiktok.testing.moto_s3 import MotoS3Server
+    from dev.moto_s3 import MotoS3Server
 
     server = stack.enter_context(MotoS3Server())
     os.environ[f"AIRFLOW_CONN_{AWS_CONN_ID.upper()}"] = server.aws_connection_uri()

@@ -7,9 +7,10 @@ For every pair in :data:`MATRIX`, in a throwaway directory:
    wheel installed against the same constraints (it must add nothing but itself) and ``uv pip check``;
 2. provider registration: ``airflow providers list`` shows ``airflow-provider-tiktok``;
 3. the plugin: ``airflow plugins`` shows ``tiktok`` (loaded through its entry point);
-4. the DAG end to end: ``python -m airflow_provider_tiktok.demo`` (emulator + ``moto_server``, three
+4. the DAG end to end: ``python -m dev.demo`` (emulator + ``moto_server``, three
    accounts linked through the OAuth code path, ``airflow dags test tiktok_daily_report <yesterday>``,
-   the manifest complete).
+   the manifest complete). The demo is the repository's ``dev/`` harness, not part of the wheel: a copy
+   of it is put on ``PYTHONPATH``, beside the provider installed from the wheel.
 
 ``python compat/matrix.py`` runs the matrix and prints a Markdown table (the one in
 ``docs/compatibility.md``); ``--only 3.1/3.10`` runs one pair; ``compile`` regenerates the constraints
@@ -129,7 +130,7 @@ def build_wheel(dest: Path) -> Path:
 class Pair:
     """One pair's throwaway venv and Airflow home; every step's output goes to one log file."""
 
-    def __init__(self, airflow: str, python: str, work: Path, log: Path, dags: Path) -> None:
+    def __init__(self, airflow: str, python: str, work: Path, log: Path, snapshot: Path) -> None:
         self.airflow, self.python, self.work, self.log = airflow, python, work, log
         self.venv = work / "venv"
         self.step = "install"
@@ -143,7 +144,9 @@ class Pair:
             "AIRFLOW_HOME": str(work / "home"),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{work / 'home' / 'airflow.db'}",
-            "TIKTOK_DEMO_DAGS_FOLDER": str(dags),
+            "TIKTOK_DEMO_DAGS_FOLDER": str(snapshot / "dags"),
+            # The dev/ harness (demo, AirflowStack, moto_server runner) from the snapshot, not the repo.
+            "PYTHONPATH": str(snapshot),
             "PATH": f"{self.bin}{os.pathsep}{os.environ.get('PATH', '')}",
         }
 
@@ -198,7 +201,7 @@ class Pair:
         if self.airflow in SCHEDULER_DAG_CHECK:
             command = ["python", str(REPO_ROOT / "compat" / "scheduler_run.py")]
         else:
-            command = ["python", "-m", "airflow_provider_tiktok.demo"]
+            command = ["python", "-m", "dev.demo"]
         output = self.run("dag", command).stdout
         if "complete=True" not in output:
             raise StepFailed("dag", "the report's manifest was not complete")
@@ -218,7 +221,7 @@ class StepFailed(Exception):
         self.step = step
 
 
-def run_pair(airflow: str, python: str, wheel: Path, dags: Path) -> Result:
+def run_pair(airflow: str, python: str, wheel: Path, snapshot: Path) -> Result:
     """Install and check one pair; its log stays in ``build/compat/``."""
     LOGS_DIR.mkdir(parents=True, exist_ok=True)
     log = LOGS_DIR / f"airflow-{AIRFLOW[airflow]}-py{python}.log"
@@ -226,7 +229,7 @@ def run_pair(airflow: str, python: str, wheel: Path, dags: Path) -> Result:
     started = time.monotonic()
     failed = ""
     with tempfile.TemporaryDirectory(prefix=f"tiktok-compat-{airflow}-py{python}-") as tmp:
-        pair = Pair(airflow, python, Path(tmp), log, dags)
+        pair = Pair(airflow, python, Path(tmp), log, snapshot)
         try:
             pair.install(wheel)
             pair.check_provider()
@@ -277,11 +280,16 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     with tempfile.TemporaryDirectory(prefix="tiktok-compat-wheel-") as dist:
         wheel = build_wheel(Path(dist))
-        # The DAG file as it was when the wheel was built (edits during a run do not leak in).
-        dags = Path(shutil.copytree(REPO_ROOT / "dags", Path(dist) / "dags"))
+        # The DAG file and the dev/ harness as they were when the wheel was built (edits during a run do
+        # not leak in); the snapshot holds nothing else importable.
+        snapshot = Path(dist) / "snapshot"
+        for folder in ("dags", "dev"):
+            shutil.copytree(
+                REPO_ROOT / folder, snapshot / folder, ignore=shutil.ignore_patterns("__pycache__")
+            )
         for airflow, python in pairs:
             print(f"[compat] Airflow {AIRFLOW[airflow]} on Python {python} ...", flush=True)
-            result = run_pair(airflow, python, wheel, dags)
+            result = run_pair(airflow, python, wheel, snapshot)
             verdict = "ok" if result.ok else f"FAILED at {result.failed_step} (log: {result.log})"
             print(f"[compat] Airflow {AIRFLOW[airflow]} on Python {python}: {verdict}, {result.seconds:.0f}s")
             results.append(result)

@@ -20,11 +20,11 @@ from pathlib import Path
 def main() -> int:
     """Run the DAG once under a real scheduler; print the manifest's totals."""
     from airflow_provider_tiktok.connections import AccountInfo
-    from airflow_provider_tiktok.testing.airflow_stack import AirflowStack
     from airflow_provider_tiktok.testing.connections import account_connection, app_connection
     from airflow_provider_tiktok.testing.emulator import EmulatorConfig, TikTokEmulator
-    from airflow_provider_tiktok.testing.moto_s3 import MotoS3Server
     from airflow_provider_tiktok.tokens import TokenSet
+    from dev.airflow_stack import AirflowStack
+    from dev.moto_s3 import MotoS3Server
 
     dags = Path(os.environ["TIKTOK_DEMO_DAGS_FOLDER"])
     bucket = "tiktok-compat-reports"

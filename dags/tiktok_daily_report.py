@@ -32,7 +32,6 @@ from airflow.sdk import Asset, Param, XComArg, dag
 from airflow_provider_tiktok.airflow_compat import CronDataIntervalTimetable
 from airflow_provider_tiktok.operators.refresh import TikTokRefreshTokensOperator
 from airflow_provider_tiktok.operators.report_run import (
-    ACCOUNTS_XCOM_KEY,
     PREPARE_TASK_ID,
     REPORT_TASK_ID,
     TikTokReportFinalizeOperator,
@@ -40,6 +39,7 @@ from airflow_provider_tiktok.operators.report_run import (
 )
 from airflow_provider_tiktok.operators.tiktok import MAP_INDEX_TEMPLATE, TikTokToS3Operator
 from airflow_provider_tiktok.report_settings import schedule_from_env
+from airflow_provider_tiktok.xcom import ACCOUNTS_XCOM_KEY
 
 CRON, TIMEZONE = schedule_from_env()
 

@@ -19,6 +19,10 @@ from cryptography.fernet import Fernet
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+#: The emulator fixtures (``tiktok_emulator``, ``tiktok_emulator_factory``): opted in here, since the package
+#: registers no pytest11 entry point (it would load into every environment the provider is installed in).
+pytest_plugins = ["airflow_provider_tiktok.testing.pytest_plugin"]
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="tiktok-tests-airflow-home-"))
 
@@ -56,7 +60,7 @@ def airflow_db() -> Path:
 @pytest.fixture(scope="session")
 def moto_s3() -> Iterator[str]:
     """A real ``moto_server`` on loopback; sets the ``aws_test`` connection; yields its endpoint URL."""
-    from airflow_provider_tiktok.testing.moto_s3 import MotoS3Server
+    from dev.moto_s3 import MotoS3Server
 
     with MotoS3Server() as server:
         os.environ["AIRFLOW_CONN_AWS_TEST"] = server.aws_connection_uri()

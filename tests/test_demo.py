@@ -23,18 +23,18 @@ def test_make_demo_keep_passes_the_flag() -> None:
     dry_run = subprocess.run(
         ["make", "-n", "demo", "KEEP=1"], cwd=REPO, capture_output=True, text=True, check=True, timeout=60
     )
-    assert re.search(r"python -m airflow_provider_tiktok\.demo --keep$", dry_run.stdout, flags=re.MULTILINE)
+    assert re.search(r"python -m dev\.demo --keep$", dry_run.stdout, flags=re.MULTILINE)
     plain = subprocess.run(
         ["make", "-n", "demo"], cwd=REPO, capture_output=True, text=True, check=True, timeout=60
     )
-    assert re.search(r"python -m airflow_provider_tiktok\.demo\s*$", plain.stdout, flags=re.MULTILINE)
+    assert re.search(r"python -m dev\.demo\s*$", plain.stdout, flags=re.MULTILINE)
 
 
 @pytest.mark.timeout(600)
 def test_demo_keep_leaves_the_csvs_and_a_usable_airflow_home() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}  # the demo makes its own home
     result = subprocess.run(
-        [sys.executable, "-m", "airflow_provider_tiktok.demo", "--keep"],
+        [sys.executable, "-m", "dev.demo", "--keep"],
         env={**env, "PYTHONUNBUFFERED": "1"},
         capture_output=True,
         text=True,

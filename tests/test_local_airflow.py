@@ -16,8 +16,8 @@ import psutil
 import pytest
 import requests
 
-from airflow_provider_tiktok.local_airflow import APP_CONN_ID, callback_url
-from airflow_provider_tiktok.testing.ports import free_port
+from dev.local_airflow import APP_CONN_ID, callback_url
+from dev.ports import free_port
 
 READY_LINE = "Ctrl-C stops everything"
 
@@ -64,7 +64,7 @@ def _field(banner: str, label: str) -> str:
 @pytest.mark.timeout(600)
 def test_make_airflow_serves_the_page_over_https_and_stops_on_ctrl_c() -> None:
     port = free_port()
-    command = [sys.executable, "-m", "airflow_provider_tiktok.local_airflow", "--port", str(port)]
+    command = [sys.executable, "-m", "dev.local_airflow", "--port", str(port)]
     command += ["--host", "127.0.0.1", "--videos", "5"]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     # Started with SIGINT ignored, as a non-interactive shell starts `make airflow &`: SIGINT must stop it.

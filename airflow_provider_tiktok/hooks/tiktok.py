@@ -17,8 +17,6 @@ from airflow.sdk import BaseHook
 
 from airflow_provider_tiktok.connections import (
     DEFAULT_APP_CONN_ID,
-    AccountInfo,
-    AppConfig,
     app_config_from_connection,
     connection_extra,
     is_account_connection,
@@ -31,20 +29,21 @@ from airflow_provider_tiktok.errors import (
     relink_hint,
 )
 from airflow_provider_tiktok.hooks._transport import RetryPolicy, Transport
-from airflow_provider_tiktok.ratelimit import DEFAULT_REQUESTS_PER_MINUTE, shared_limiter
-from airflow_provider_tiktok.token_refresh import DEFAULT_RACE_WAIT, TokenKeeper
-from airflow_provider_tiktok.tokens import (
+from airflow_provider_tiktok.models import (
     DEFAULT_REFRESH_MARGIN,
     DEFAULT_WARN_DAYS,
     REPORT_MIN_VALIDITY,
+    AccountInfo,
+    AppConfig,
     RefreshOutcome,
     TokenSet,
-    TokenStore,
-    fetch_connection,
     mask_tokens,
     utcnow,
     with_refresh_expiry,
 )
+from airflow_provider_tiktok.ratelimit import DEFAULT_REQUESTS_PER_MINUTE, shared_limiter
+from airflow_provider_tiktok.token_refresh import DEFAULT_RACE_WAIT, TokenKeeper
+from airflow_provider_tiktok.tokens import TokenStore, fetch_connection
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator

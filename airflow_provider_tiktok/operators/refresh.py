@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
-from airflow_provider_tiktok.connections import REGISTRY_VARIABLE
+from airflow_provider_tiktok.connections import REGISTRY_VARIABLE, parse_registry
 from airflow_provider_tiktok.errors import (
     TikTokApiError,
     TikTokAuthError,
@@ -15,11 +15,8 @@ from airflow_provider_tiktok.errors import (
     TikTokTokenPersistError,
     fix_first,
 )
-from airflow_provider_tiktok.tokens import (
-    DEFAULT_REFRESH_MARGIN,
-    DEFAULT_WARN_DAYS,
-    TokenStore,
-)
+from airflow_provider_tiktok.models import DEFAULT_REFRESH_MARGIN, DEFAULT_WARN_DAYS
+from airflow_provider_tiktok.tokens import TokenStore
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -94,8 +91,7 @@ class TikTokRefreshTokensOperator(BaseOperator):
         """The account connection ids to refresh (rendered field, or the registry Variable)."""
         ids: Any = self.account_conn_ids  # rendered by now: a list, a string or None
         if ids is None:
-            raw = TokenStore().backend.get_variable(REGISTRY_VARIABLE)
-            ids = json.loads(raw) if raw else []
+            ids = parse_registry(TokenStore().backend.get_variable(REGISTRY_VARIABLE))
         if isinstance(ids, str):
             text = ids.strip()
             ids = json.loads(text) if text.startswith("[") else [p for p in text.split(",")]

@@ -18,13 +18,11 @@ from airflow.sdk import BaseOperator, TriggerRule
 
 from airflow_provider_tiktok.airflow_compat import AirflowFailException
 from airflow_provider_tiktok.report_settings import DEFAULT_TIMEZONE
+from airflow_provider_tiktok.xcom import ACCOUNTS_XCOM_KEY, RUN_XCOM_KEY
 
 if TYPE_CHECKING:
     from airflow.sdk import Asset, Context
 
-#: XCom keys the prepare task pushes besides its return value (the per-account kwargs).
-ACCOUNTS_XCOM_KEY = "accounts"
-RUN_XCOM_KEY = "run"
 #: Task ids of the prepare task and of the mapped report task, as the DAG names them.
 PREPARE_TASK_ID = "prepare"
 REPORT_TASK_ID = "report"
@@ -53,12 +51,12 @@ class TikTokReportPrepareOperator(BaseOperator):
     def execute(self, context: Context) -> list[dict[str, Any]]:
         """Resolve the run and push its XComs; see the class docstring."""
         from airflow_provider_tiktok.daily_report import prepare_run
-        from airflow_provider_tiktok.errors import TikTokConfigError
+        from airflow_provider_tiktok.errors import TikTokConfigError, config_message
 
         try:
             prepared = prepare_run(context, default_timezone=self.default_timezone)
         except TikTokConfigError as exc:
-            raise AirflowFailException(str(exc)) from None
+            raise AirflowFailException(config_message(exc, self.dag_id)) from None
         context["ti"].xcom_push(key=ACCOUNTS_XCOM_KEY, value=prepared["accounts"])
         context["ti"].xcom_push(key=RUN_XCOM_KEY, value=prepared["run"])
         report_kwargs: list[dict[str, Any]] = prepared["report_kwargs"]

@@ -12,12 +12,13 @@ from airflow.sdk import BaseOperator
 
 from airflow_provider_tiktok.airflow_compat import AirflowFailException
 from airflow_provider_tiktok.connections import report_status_variable_key
-from airflow_provider_tiktok.errors import TikTokAuthError, TikTokConfigError, fix_first
-from airflow_provider_tiktok.report_settings import (
-    DEFAULT_ACCOUNT_KEY_TEMPLATE,
-    DEFAULT_KEY_TEMPLATE,
-    fill_key,
+from airflow_provider_tiktok.errors import (
+    TikTokAuthError,
+    TikTokConfigError,
+    config_message,
+    fix_first,
 )
+from airflow_provider_tiktok.models import REPORT_MIN_VALIDITY, utcnow
 from airflow_provider_tiktok.reports import (
     VIDEO_FIELDS,
     InvalidVideoError,
@@ -27,7 +28,9 @@ from airflow_provider_tiktok.reports import (
     write_account_report,
     write_video_report,
 )
-from airflow_provider_tiktok.tokens import REPORT_MIN_VALIDITY, TokenStore, utcnow
+from airflow_provider_tiktok.s3_keys import DEFAULT_ACCOUNT_KEY_TEMPLATE, DEFAULT_KEY_TEMPLATE, fill_key
+from airflow_provider_tiktok.tokens import TokenStore
+from airflow_provider_tiktok.xcom import ERROR_XCOM_KEY, SUMMARY_XCOM_KEY
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -36,15 +39,10 @@ if TYPE_CHECKING:
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
     from airflow.sdk import Context
 
-    from airflow_provider_tiktok.connections import AccountInfo
     from airflow_provider_tiktok.hooks.tiktok import TikTokHook
+    from airflow_provider_tiktok.models import AccountInfo, TokenSet
     from airflow_provider_tiktok.reports import FormulaEscaping
-    from airflow_provider_tiktok.tokens import TokenSet
 
-#: XCom key of the per-account summary (rows, keys) read by the DAG's manifest step.
-SUMMARY_XCOM_KEY = "report_summary"
-#: XCom key of the per-account error message pushed before the task fails.
-ERROR_XCOM_KEY = "report_error"
 #: Context variable holding the account label, for ``map_index_template``.
 ACCOUNT_LABEL_CONTEXT_KEY = "tiktok_account"
 MAP_INDEX_TEMPLATE = "{{ tiktok_account | default(task.account_conn_id) }}"
@@ -167,8 +165,9 @@ class TikTokToS3Operator(BaseOperator):
             self._fail(context, message, needs_relink=True)
             raise AirflowFailException(message) from None
         except TikTokConfigError as exc:
-            self._fail(context, str(exc), needs_relink=False)
-            raise AirflowFailException(str(exc)) from None
+            message = config_message(exc, self.dag_id)
+            self._fail(context, message, needs_relink=False)
+            raise AirflowFailException(message) from None
         except Exception as exc:
             self._fail(context, f"{type(exc).__name__}: {exc}", needs_relink=False)
             raise

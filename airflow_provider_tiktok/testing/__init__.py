@@ -1,5 +1,9 @@
-"""Local stand-ins for the services this provider talks to (TikTok emulator, S3, Airflow stack).
+"""The TikTok emulator and what tests need around it (the ``emulator`` extra of the package).
 
-Nothing here imports Airflow at module import time: the pytest plugin loads this package before
-the test session configures ``AIRFLOW_HOME``.
+:mod:`~airflow_provider_tiktok.testing.emulator` (the ``tiktok-emulator`` command), the connections that
+point at it (:mod:`~airflow_provider_tiktok.testing.connections`) and opt-in pytest fixtures
+(:mod:`~airflow_provider_tiktok.testing.pytest_plugin`). The demo and the local Airflow stacks are not
+here: they live in the repository's ``dev/`` package, outside the wheel.
+
+Nothing here imports Airflow at module import time: a test session configures ``AIRFLOW_HOME`` first.
 """

@@ -15,8 +15,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from airflow_provider_tiktok.connections import AccountInfo
-    from airflow_provider_tiktok.tokens import TokenSet
+    from airflow_provider_tiktok.models import AccountInfo, TokenSet
 
 
 class EmulatedApp(Protocol):

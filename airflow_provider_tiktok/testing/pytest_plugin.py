@@ -1,4 +1,9 @@
-"""pytest plugin (entry point ``tiktok_emulator``): TikTok emulator fixtures.
+"""pytest plugin with TikTok emulator fixtures; opt in from a ``conftest.py``::
+
+    pytest_plugins = ["airflow_provider_tiktok.testing.pytest_plugin"]
+
+The package registers no ``pytest11`` entry point: pytest would load this plugin in every environment
+where the provider is installed, production images included.
 
 ``tiktok_emulator`` is a fresh emulator with the default config for each test;
 ``tiktok_emulator_factory(**knobs)`` starts emulators with custom knobs and stops them after the test.

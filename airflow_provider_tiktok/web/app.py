@@ -22,6 +22,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from airflow_provider_tiktok.errors import TikTokConfigError
 from airflow_provider_tiktok.web import callback, problems, routes
 from airflow_provider_tiktok.web.auth import NotPermitted, login_url
 from airflow_provider_tiktok.web.pages import STATIC_DIR, is_top_level, render_problem
@@ -96,6 +97,12 @@ async def _not_permitted(request: Request, exc: Exception) -> Response:
     return render_problem(request, problems.not_permitted(exc), user=exc.user)
 
 
+async def _config_error(request: Request, exc: Exception) -> Response:
+    # Our configuration errors are written to be shown (they name the setting and the fix, never a secret).
+    log.error("TikTok accounts page: %s", str(exc))
+    return render_problem(request, problems.config_error(str(exc)))
+
+
 async def _internal_error(request: Request, exc: Exception) -> Response:
     log.exception("TikTok accounts page failed on %s %s", request.method, request.url.path)
     # Starlette answers unhandled errors outside the middleware stack: add the headers here too.
@@ -126,6 +133,7 @@ def _configure(app: FastAPI) -> FastAPI:
     app.middleware("http")(_security_headers)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(NotPermitted, _not_permitted)
+    app.add_exception_handler(TikTokConfigError, _config_error)
     app.add_exception_handler(Exception, _internal_error)
     return app
 

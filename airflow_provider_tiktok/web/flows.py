@@ -21,7 +21,8 @@ from airflow_provider_tiktok.linking import (
     link_account,
     linked_conn_id,
 )
-from airflow_provider_tiktok.tokens import OrmBackend, TokenStore, utcnow
+from airflow_provider_tiktok.models import utcnow
+from airflow_provider_tiktok.tokens import OrmBackend, TokenStore
 from airflow_provider_tiktok.web import problems
 from airflow_provider_tiktok.web.pages import whole_days
 from airflow_provider_tiktok.web.settings import expected_redirect_uri
@@ -39,7 +40,7 @@ if TYPE_CHECKING:
 
     from fastapi import Request
 
-    from airflow_provider_tiktok.connections import AccountInfo, AppConfig
+    from airflow_provider_tiktok.models import AccountInfo, AppConfig
     from airflow_provider_tiktok.web.problems import Problem
 
 log = logging.getLogger(__name__)

@@ -325,6 +325,17 @@ def csrf_failed() -> Problem:
     )
 
 
+def config_error(message: str) -> Problem:
+    """A setting the page reads is invalid (e.g. the ``tiktok_accounts`` registry); the message says which."""
+    return Problem(
+        title="A TikTok setting is invalid",
+        what=f"{message} Nothing was changed.",
+        todo=("Fix it as the message says, then reload this page.",),
+        status_code=500,
+        code="config_error",
+    )
+
+
 def tiktok_unreachable(message: str) -> Problem:
     """TikTok could not be reached or kept failing."""
     return Problem(

@@ -24,7 +24,7 @@ from airflow_provider_tiktok.web.state import csrf_token, csrf_valid, read_flash
 if TYPE_CHECKING:
     from airflow.api_fastapi.auth.managers.models.base_user import BaseUser
 
-    from airflow_provider_tiktok.connections import AccountInfo
+    from airflow_provider_tiktok.models import AccountInfo
 
 log = logging.getLogger(__name__)
 router = APIRouter()

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 from airflow_provider_tiktok.connections import DEFAULT_APP_CONN_ID
 from airflow_provider_tiktok.errors import ACCOUNTS_UI_ROUTE
-from airflow_provider_tiktok.tokens import DEFAULT_WARN_DAYS
+from airflow_provider_tiktok.models import DEFAULT_WARN_DAYS
 
 DEFAULT_CALLBACK_PATH = "/users/auth/tiktok/callback"
 PAGES_PREFIX = "/tiktok"

@@ -245,7 +245,7 @@ def assert_rotated_tokens_kept(conn_ids: list[str]) -> None:
 def test_s3_down_fails_the_run_before_fetching(
     deployment: Deployment, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from airflow_provider_tiktok.testing.ports import free_port
+    from dev.ports import free_port
 
     setup = deployment
     setup.link(setup.emu.target_users[0])

@@ -19,7 +19,7 @@ import pytest
 import requests
 from compose_model import DEPLOY_DIR, command_of, environment_of
 
-from airflow_provider_tiktok.testing.ports import free_port, wait_for_port
+from dev.ports import free_port, wait_for_port
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from airflow_provider_tiktok.errors import TikTokTransientError
-from airflow_provider_tiktok.testing.ports import free_port
+from dev.ports import free_port
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -341,7 +341,7 @@ def test_api_failing_mid_pagination_is_transient_and_writes_nothing(
 def test_s3_down_fails_and_writes_nothing(
     emu: TikTokEmulator, account: str, bucket: str, s3: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from airflow_provider_tiktok.testing.ports import free_port
+    from dev.ports import free_port
 
     dead = json.dumps(
         {

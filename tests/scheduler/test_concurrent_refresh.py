@@ -18,8 +18,8 @@ import pytest
 
 from airflow_provider_tiktok.connections import rotation_variable_key
 from airflow_provider_tiktok.hooks.tiktok import TikTokHook
-from airflow_provider_tiktok.testing.airflow_stack import AirflowStack
 from airflow_provider_tiktok.tokens import TokenSet
+from dev.airflow_stack import AirflowStack
 from tests.scheduler.linking_env import APP_CONN_ID, app_connection_json, link_through_code_flow
 
 if TYPE_CHECKING:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from report_dag_support import load_dag
 
-from airflow_provider_tiktok.operators.tiktok import SUMMARY_XCOM_KEY
+from airflow_provider_tiktok.xcom import SUMMARY_XCOM_KEY
 
 if TYPE_CHECKING:
     import pytest

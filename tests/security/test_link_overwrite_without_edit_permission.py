@@ -18,10 +18,10 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from airflow_provider_tiktok.testing.airflow_stack import AirflowStack
 from airflow_provider_tiktok.testing.connections import app_connection
 from airflow_provider_tiktok.testing.emulator import EmulatorConfig, TikTokEmulator
-from airflow_provider_tiktok.testing.ports import free_port
+from dev.airflow_stack import AirflowStack
+from dev.ports import free_port
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -16,7 +16,8 @@ import pytest
 from airflow.sdk.exceptions import AirflowFailException
 from report_dag_support import load_dag
 
-from airflow_provider_tiktok.operators.tiktok import ERROR_XCOM_KEY, TikTokToS3Operator
+from airflow_provider_tiktok.operators.tiktok import TikTokToS3Operator
+from airflow_provider_tiktok.xcom import ERROR_XCOM_KEY
 
 if TYPE_CHECKING:
     from report_dag_support import Deployment

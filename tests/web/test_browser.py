@@ -21,11 +21,11 @@ import pytest
 
 from airflow_provider_tiktok.connections import AccountInfo
 from airflow_provider_tiktok.errors import accounts_page_url
-from airflow_provider_tiktok.testing.airflow_stack import AirflowStack
 from airflow_provider_tiktok.testing.connections import account_connection, app_connection
 from airflow_provider_tiktok.testing.emulator import EmulatorConfig, TikTokEmulator
-from airflow_provider_tiktok.testing.ports import free_port
 from airflow_provider_tiktok.tokens import TokenSet
+from dev.airflow_stack import AirflowStack
+from dev.ports import free_port
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -11,7 +11,7 @@ import sys
 import time
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_tiktok.testing.ports import free_port, wait_for_port
+from dev.ports import free_port, wait_for_port
 
 if TYPE_CHECKING:
     from types import TracebackType

@@ -12,7 +12,7 @@ With ``--keep`` (``make demo KEEP=1``) the Airflow home stays, the objects writt
 ``<home>/s3/<bucket>/`` before the S3 server stops, and ``<home>/airflow.env`` sets up a shell for the
 ``airflow`` CLI against that home (task logs, ``airflow dags list-runs``, ...).
 
-Run with ``uv run python -m airflow_provider_tiktok.demo [--keep]``. Nothing here imports Airflow before the
+Run with ``uv run python -m dev.demo [--keep]``. Nothing here imports Airflow before the
 temporary home is configured (Airflow reads its configuration once, on first import).
 """
 
@@ -36,14 +36,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
-from airflow_provider_tiktok.testing.env_file import write_env_file
+from dev.env_file import write_env_file
 
 if TYPE_CHECKING:
     from airflow_provider_tiktok.testing.emulator import TikTokEmulator
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-#: The repository's dags folder; TIKTOK_DEMO_DAGS_FOLDER names it when the package runs from an installed
-#: wheel (``make compat`` runs the demo in throwaway venvs).
+#: The repository's dags folder; TIKTOK_DEMO_DAGS_FOLDER names another (``make compat`` runs the demo from a
+#: snapshot of dev/ and dags/ in throwaway venvs, against the installed wheel).
 DAGS_FOLDER = Path(os.environ.get("TIKTOK_DEMO_DAGS_FOLDER", REPO_ROOT / "dags"))
 APP_CONN_ID = "tiktok_default"
 AWS_CONN_ID = "aws_demo"
@@ -228,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     home = configure_airflow_home()
     from airflow_provider_tiktok.testing.emulator import EmulatorConfig, TikTokEmulator
-    from airflow_provider_tiktok.testing.moto_s3 import MotoS3Server
+    from dev.moto_s3 import MotoS3Server
 
     try:
         with ExitStack() as stack:

@@ -17,7 +17,7 @@ everything, also while starting; GNU make does not pass SIGINT on to a recipe, s
 (its pid is in the banner), or send SIGTERM to ``make``. Everything is gone afterwards: the emulator
 keeps its tokens in memory, so a linked account would not survive a restart anyway.
 
-Run with ``uv run python -m airflow_provider_tiktok.local_airflow [--port 8443] [--host localhost]``.
+Run with ``uv run python -m dev.local_airflow [--port 8443] [--host localhost]``.
 """
 
 from __future__ import annotations
@@ -32,13 +32,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from airflow_provider_tiktok.testing.connections import app_connection
-from airflow_provider_tiktok.testing.env_file import write_env_file
+from dev.env_file import write_env_file
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from airflow_provider_tiktok.testing.airflow_stack import AirflowStack
     from airflow_provider_tiktok.testing.emulator import TikTokEmulator
+    from dev.airflow_stack import AirflowStack
 
 DAGS_FOLDER = Path(__file__).resolve().parent.parent / "dags"
 APP_CONN_ID = "tiktok_default"
@@ -126,9 +126,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Start everything, print the banner, wait for Ctrl-C, stop everything."""
     stop_on_signals()
     args = parse_args(argv)
-    from airflow_provider_tiktok.testing.airflow_stack import AirflowStack
     from airflow_provider_tiktok.testing.emulator import EmulatorConfig, TikTokEmulator
-    from airflow_provider_tiktok.testing.moto_s3 import MotoS3Server
+    from dev.airflow_stack import AirflowStack
+    from dev.moto_s3 import MotoS3Server
 
     redirect_uri = callback_url(args.host, args.port)
     config = EmulatorConfig(users=2, videos=args.videos, non_target_users=1, redirect_uris=(redirect_uri,))

@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING, Any
 import requests
 from cryptography.fernet import Fernet
 
-from airflow_provider_tiktok.testing.ports import free_port
-from airflow_provider_tiktok.testing.self_signed import write_self_signed_certificate
+from dev.ports import free_port
+from dev.self_signed import write_self_signed_certificate
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
