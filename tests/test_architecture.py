@@ -170,3 +170,8 @@ def test_the_wheel_registers_no_pytest_plugin(wheel: zipfile.ZipFile) -> None:
     assert "[airflow.plugins]" in text
     (metadata,) = [n for n in wheel.namelist() if n.endswith(".dist-info/METADATA")]
     assert "Provides-Extra: emulator" in wheel.read(metadata).decode()
+
+
+def test_the_wheel_carries_the_license(wheel: zipfile.ZipFile) -> None:
+    (license_file,) = [n for n in wheel.namelist() if n.endswith(".dist-info/licenses/LICENSE")]
+    assert wheel.read(license_file) == (REPO / "LICENSE").read_bytes()
