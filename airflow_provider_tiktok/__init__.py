@@ -4,7 +4,41 @@ from __future__ import annotations
 
 from typing import Any
 
+#: The one place the version is written: pyproject.toml reads it from here (hatch's dynamic version).
 __version__ = "0.1.0"
+
+#: The ``[tiktok]`` options the accounts page reads on the API server (``AIRFLOW__TIKTOK__<OPTION>``);
+#: their defaults are the ones ``airflow_provider_tiktok.web.settings`` falls back to.
+_CONFIG: dict[str, Any] = {
+    "tiktok": {
+        "description": "The TikTok accounts page of the plugin (read by the API server).",
+        "options": {
+            "callback_path": {
+                "description": "Path of the OAuth callback on the API server. It must be the path of the app "
+                "connection's redirect_uri, registered in the TikTok Developer Portal.",
+                "version_added": "0.1.0",
+                "type": "string",
+                "example": "/users/auth/tiktok/callback",
+                "default": "/users/auth/tiktok/callback",
+            },
+            "app_conn_id": {
+                "description": "The TikTok app connection the accounts page offers first for linking.",
+                "version_added": "0.1.0",
+                "type": "string",
+                "example": "tiktok_default",
+                "default": "tiktok_default",
+            },
+            "refresh_warn_days": {
+                "description": "An account whose refresh token expires within this many days is flagged "
+                "'expiring' on the accounts page.",
+                "version_added": "0.1.0",
+                "type": "integer",
+                "example": "30",
+                "default": "30",
+            },
+        },
+    }
+}
 
 
 def get_provider_info() -> dict[str, Any]:
@@ -15,6 +49,32 @@ def get_provider_info() -> dict[str, Any]:
         "description": "Link TikTok accounts (Login Kit), keep their tokens alive and "
         "write daily view statistics (Display API) to S3.",
         "versions": [__version__],
+        "integrations": [
+            {
+                "integration-name": "TikTok",
+                "external-doc-url": "https://developers.tiktok.com/doc/display-api-overview",
+                "tags": ["service"],
+            }
+        ],
+        "hooks": [{"integration-name": "TikTok", "python-modules": ["airflow_provider_tiktok.hooks.tiktok"]}],
+        "operators": [
+            {
+                "integration-name": "TikTok",
+                "python-modules": [
+                    "airflow_provider_tiktok.operators.refresh",
+                    "airflow_provider_tiktok.operators.report_run",
+                ],
+            }
+        ],
+        "transfers": [
+            {
+                "source-integration-name": "TikTok",
+                "target-integration-name": "Amazon Simple Storage Service (S3)",
+                "python-module": "airflow_provider_tiktok.operators.tiktok",
+            }
+        ],
+        "plugins": [{"name": "tiktok", "plugin-class": "airflow_provider_tiktok.plugin.TikTokPlugin"}],
+        "config": _CONFIG,
         "connection-types": [
             {
                 "connection-type": "tiktok",

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 import subprocess
 import sys
 import zipfile
@@ -170,3 +171,21 @@ def test_the_wheel_registers_no_pytest_plugin(wheel: zipfile.ZipFile) -> None:
     assert "[airflow.plugins]" in text
     (metadata,) = [n for n in wheel.namelist() if n.endswith(".dist-info/METADATA")]
     assert "Provides-Extra: emulator" in wheel.read(metadata).decode()
+
+
+def test_the_wheel_carries_the_license(wheel: zipfile.ZipFile) -> None:
+    (license_file,) = [n for n in wheel.namelist() if n.endswith(".dist-info/licenses/LICENSE")]
+    assert wheel.read(license_file) == (REPO / "LICENSE").read_bytes()
+
+
+def test_the_readme_package_map_matches_the_tree() -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    start = readme.index("```\nairflow_provider_tiktok/\n")
+    block = readme[start : readme.index("\ndev/ ", start)]
+    named = set(re.findall(r"(?<![\w/.])((?:[a-z0-9_]+/)?[a-z0-9_]+(?:\.py|/))", block)) - {
+        "airflow_provider_tiktok/"
+    }
+    assert sorted(name for name in named if not (PACKAGE / name).exists()) == []
+    covered = {name.split("/", 1)[0] + "/" if "/" in name else name for name in named}
+    tree = {p.name for p in PACKAGE.glob("*.py")} | {p.name + "/" for p in PACKAGE.iterdir() if p.is_dir()}
+    assert sorted(tree - covered - {"__pycache__/"}) == []

@@ -16,6 +16,8 @@ import pytest
 
 from airflow_provider_tiktok.reports import VIDEO_COLUMNS
 
+pytestmark = pytest.mark.integration
+
 REPO = Path(__file__).resolve().parent.parent
 
 

@@ -19,6 +19,8 @@ import requests
 from dev.local_airflow import APP_CONN_ID, callback_url
 from dev.ports import free_port
 
+pytestmark = pytest.mark.scheduler
+
 READY_LINE = "Ctrl-C stops everything"
 
 

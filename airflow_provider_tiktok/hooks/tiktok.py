@@ -228,6 +228,10 @@ class TikTokHook(BaseHook):
         session.trust_env = False
         return session
 
+    def get_conn(self) -> requests.Session:
+        """The configured HTTP session, as ``HttpHook.get_conn`` returns its own (see :attr:`session`)."""
+        return self.session
+
     @cached_property
     def transport(self) -> Transport:
         """Retrying, rate-limited transport over :attr:`session`."""

@@ -15,6 +15,9 @@ if TYPE_CHECKING:
     from report_dag_support import Deployment
 
 
+pytestmark = pytest.mark.integration
+
+
 def logical_date(days_ago: int) -> datetime:
     day = datetime.now(timezone.utc).date() - timedelta(days=days_ago)
     return datetime.combine(day, time(2, 0), tzinfo=timezone.utc)

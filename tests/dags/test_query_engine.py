@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import duckdb
+import pytest
 from report_dag_support import load_dag
 
 from airflow_provider_tiktok.reports import ACCOUNT_COLUMNS, VIDEO_COLUMNS, unescape_formula
@@ -25,6 +26,8 @@ if TYPE_CHECKING:
     from report_dag_support import Deployment
 
     from airflow_provider_tiktok.testing.emulator import EmulatedUser
+
+pytestmark = pytest.mark.integration
 
 #: Report dates of the backfill, in days before today (UTC), oldest first.
 DAYS_AGO = (3, 2, 1)

@@ -92,6 +92,8 @@ def refuse(*args, **kwargs):
 socket.socket.connect = refuse
 socket.create_connection = refuse
 from airflow.dag_processing.dagbag import DagBag
+pytestmark = pytest.mark.integration
+
 bag = DagBag(dag_folder=sys.argv[1])
 assert not bag.import_errors, bag.import_errors
 assert list(bag.dags) == ["tiktok_daily_report"]

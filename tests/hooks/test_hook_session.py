@@ -48,3 +48,14 @@ def test_ca_bundle_from_the_environment(
     monkeypatch.delenv("REQUESTS_CA_BUNDLE")
     monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
     assert make_hook(link()).session.verify is True
+
+
+def test_get_conn_is_the_hooks_one_configured_session(
+    link: Callable[..., str], make_hook: Callable[..., TikTokHook]
+) -> None:
+    hook = make_hook(link())
+    session = hook.get_conn()
+    assert session is hook.session
+    assert session is hook.get_conn()  # one keep-alive session per hook
+    assert session.headers["User-Agent"] == "airflow-provider-tiktok"
+    assert session.trust_env is False  # proxies and CA bundle were read once, from the environment

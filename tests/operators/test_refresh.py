@@ -71,6 +71,8 @@ import datetime
 from airflow.sdk import DAG
 from airflow_provider_tiktok.operators.refresh import TikTokRefreshTokensOperator
 
+pytestmark = pytest.mark.integration
+
 with DAG({dag_id!r}, schedule=None, start_date=datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)):
     TikTokRefreshTokensOperator(task_id="refresh", **{kwargs!r})
 """

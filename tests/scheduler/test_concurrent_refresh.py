@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 
     from airflow_provider_tiktok.testing.emulator import TikTokEmulator
 
+pytestmark = pytest.mark.scheduler
+
 DAG_ID = "tiktok_concurrent_refresh"
 RUNS = 4
 TOKEN_PATH = "/v2/oauth/token/"
@@ -119,12 +121,14 @@ def test_concurrent_runs_never_lose_a_rotated_refresh_token(
     assert emulator.count(TOKEN_PATH, "POST") == RUNS * len(linked)
     # max_active_tis_per_dag=1: the refresh tasks of the four runs never overlapped.
     spans = _intervals(stack, run_ids, "refresh_tokens")
+    assert len(spans) == RUNS, spans
     assert all(earlier[1] <= later[0] for earlier, later in itertools.pairwise(spans)), spans
 
 
 def test_every_account_is_still_refreshable_afterwards(
     stack: AirflowStack, linked: dict[str, str], emulator: TikTokEmulator
 ) -> None:
+    assert len(linked) == 3, linked  # the loop below checks every linked account, not none
     for conn_id in linked:
         tokens = _effective_tokens(stack, conn_id)
         with TikTokHook(APP_CONN_ID) as hook:
@@ -136,6 +140,7 @@ def test_every_account_is_still_refreshable_afterwards(
 def test_no_token_reaches_a_task_log(stack: AirflowStack, linked: dict[str, str]) -> None:
     logs = "\n".join(stack.task_log_texts())
     assert "TikTok token refresh" in logs, "the refresh task log should be among the logs read"
+    assert len(linked) == 3, linked  # the loop below checks every linked account, not none
     for conn_id in linked:
         tokens = _effective_tokens(stack, conn_id)
         assert tokens.access_token not in logs

@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 
     from airflow_provider_tiktok.testing.emulator import TikTokEmulator
 
+pytestmark = pytest.mark.scheduler
+
 DAG_ID = "tiktok_daily_report"
 DAGS_FOLDER = Path(__file__).resolve().parents[2] / "dags"
 DATES = 10
@@ -126,6 +128,7 @@ def test_no_report_fails_for_token_age_and_only_the_revoked_account_says_relink(
     assert len(reports) == (DATES + 1) * len(conn_ids)
     # Other accounts: every report succeeded, whatever its token's age; none was ever called broken.
     assert by_account[(False, "success")] == (DATES + 1) * (len(conn_ids) - 1), by_account
+    assert len(conn_ids) >= 2, conn_ids  # the loop below checks the accounts that were not revoked
     for conn_id in conn_ids[:-1]:
         assert _variable(airflow, refresh_failure_variable_key(conn_id)) is None, conn_id
     # The revoked account: broken, told to relink, its reports after the revocation failed for good.
@@ -180,6 +183,7 @@ def test_every_other_account_is_still_refreshable(
 ) -> None:
     airflow, conn_ids = stack
     monkeypatch.setenv(f"AIRFLOW_CONN_{APP_CONN_ID.upper()}", app_connection_json(emulator))
+    assert len(conn_ids) >= 2, conn_ids  # the loop below checks the accounts that were not revoked
     for conn_id in conn_ids[:-1]:
         raw = _variable(airflow, f"tiktok_token__{conn_id}")
         assert raw is not None, conn_id

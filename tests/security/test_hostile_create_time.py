@@ -11,13 +11,15 @@ import json
 from datetime import datetime, time, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
+import pytest
 from report_dag_support import load_dag
 
 from airflow_provider_tiktok.xcom import SUMMARY_XCOM_KEY
 
 if TYPE_CHECKING:
-    import pytest
     from report_dag_support import Deployment
+
+pytestmark = pytest.mark.integration
 
 HOSTILE = [10**20, -(10**15), "99999999999999"]
 

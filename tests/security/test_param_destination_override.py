@@ -18,6 +18,8 @@ from report_dag_support import load_dag
 if TYPE_CHECKING:
     from report_dag_support import Deployment
 
+pytestmark = pytest.mark.integration
+
 DESTINATION_PARAMS = [
     {"bucket": "victim", "key_template": "etl/config.json", "account_key_template": ""},
     {"aws_conn_id": "aws_other"},

@@ -22,6 +22,8 @@ from airflow_provider_tiktok.xcom import ERROR_XCOM_KEY
 if TYPE_CHECKING:
     from report_dag_support import Deployment
 
+pytestmark = pytest.mark.integration
+
 LEAK = "leak/s={{ conn.tiktok_default.password }}/{open_id}.csv"
 
 

@@ -10,11 +10,14 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
+import pytest
 from report_dag_support import load_dag
 
 if TYPE_CHECKING:
-    import pytest
     from report_dag_support import Deployment
+
+
+pytestmark = pytest.mark.integration
 
 
 def states(run: Any) -> dict[tuple[str, int], str]:

@@ -44,7 +44,7 @@ CHROMIUM_ARGS = [
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
-pytestmark = pytest.mark.timeout(420)
+pytestmark = [pytest.mark.scheduler, pytest.mark.browser, pytest.mark.timeout(420)]
 
 
 def _screenshot(tab: Page, name: str, tmp_path: Path) -> None:

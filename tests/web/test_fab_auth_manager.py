@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 FAB_AUTH_MANAGER = "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager"
 ROLES = {"admin": "Admin", "viewer": "Viewer"}
 
-pytestmark = pytest.mark.timeout(420)
+pytestmark = [pytest.mark.scheduler, pytest.mark.timeout(420)]
 
 
 @pytest.fixture(scope="module")

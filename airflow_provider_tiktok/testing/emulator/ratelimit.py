@@ -5,12 +5,21 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 
 class SlidingWindowLimiter:
-    """Counts accepted requests per key over the last ``window`` seconds of real (monotonic) time."""
+    """Counts accepted requests per key over the last ``window`` seconds of ``clock``.
 
-    def __init__(self) -> None:
+    :param clock: seconds now; the emulator passes its :class:`~.clock.Clock`, so advancing that clock
+        slides the windows too (tests drive it instead of sleeping).
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
         self._lock = threading.Lock()
         self._hits: dict[tuple[str, ...], deque[float]] = {}
 
@@ -21,7 +30,7 @@ class SlidingWindowLimiter:
         """
         if limit <= 0:
             return None
-        now = time.monotonic()
+        now = self._clock()
         with self._lock:
             hits = self._hits.setdefault(key, deque())
             while hits and hits[0] <= now - window:
