@@ -62,7 +62,7 @@ def build_message(due: Due, *, page_url: str, thresholds: Iterable[int]) -> Remi
         subject = f"TikTok account {name} is broken: relink it now"
         lead = (
             f"The TikTok account {name} can no longer be reported: {one_line(c.broken or 'broken')}. "
-            f"Its refresh token expires {deadline}. Its daily reports fail until it is relinked."
+            f"Its daily reports fail until it is relinked (its refresh token was valid until {deadline})."
         )
     else:
         left = max(c.days_left or 0.0, 0.0)
