@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
 _MAX_NAME = 80
+#: A broken account's reason is a whole sentence of ours (e.g. TikTok's refusal): longer than a name.
+_MAX_REASON = 400
 
 
 @dataclass(frozen=True)
@@ -37,10 +39,10 @@ class ReminderMessage:
     html: str
 
 
-def one_line(name: str) -> str:
-    """``name`` without control characters or line breaks, at most 80 characters."""
+def one_line(name: str, limit: int = _MAX_NAME) -> str:
+    """``name`` without control characters or line breaks, at most ``limit`` characters."""
     flat = " ".join(_CONTROL.sub(" ", name).split())
-    return flat if len(flat) <= _MAX_NAME else flat[: _MAX_NAME - 1] + "…"
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
 def utc_text(moment: datetime | None) -> str:
@@ -59,9 +61,10 @@ def build_message(due: Due, *, page_url: str, thresholds: Iterable[int]) -> Remi
     name = f"{one_line(c.label)} (connection {c.conn_id})"
     deadline = utc_text(c.refresh_token_expires_at)
     if due.kind == BROKEN:
+        reason = one_line(c.broken or "broken", _MAX_REASON)
         subject = f"TikTok account {name} is broken: relink it now"
         lead = (
-            f"The TikTok account {name} can no longer be reported: {one_line(c.broken or 'broken')}. "
+            f"The TikTok account {name} can no longer be reported: {reason}. "
             f"Its daily reports fail until it is relinked (its refresh token was valid until {deadline})."
         )
     else:

@@ -105,3 +105,40 @@ def test_a_notifier_setting_that_cannot_work_fails_the_task_saying_what_to_fix(
     monkeypatch.setenv("AIRFLOW__TIKTOK__REMINDER_NOTIFIER_KWARGS", "to=me")
     with pytest.raises(AirflowFailException, match="reminder_notifier_kwargs is not a JSON object"):
         run_task()
+
+
+def test_broken_accounts_are_told_once_whatever_broke_them(
+    smtp_notifier: SmtpSink, link: Callable[..., str]
+) -> None:
+    from airflow.models import Variable
+
+    from airflow_provider_tiktok.tokens import TokenStore
+
+    refused = link("refused", 150, display_name="Refused")
+    reported = link("reported", 150, display_name="Reported")
+    Variable.set("tiktok_accounts", json.dumps([refused, reported, "tiktok_account_gone"]))
+    TokenStore().record_refresh_failure(refused, "Relink TikTok account @refused: invalid_grant.")
+    status = {
+        "last_run": {
+            "report_date": "2026-11-30",
+            "at": "2099-01-01T00:00:00+00:00",
+            "ok": False,
+            "needs_relink": True,
+            "error": "access_token_invalid",
+        }
+    }
+    Variable.set(f"tiktok_report__{reported}", json.dumps(status))
+    try:
+        assert run_task()["sent"] == {refused: "broken", reported: "broken", "tiktok_account_gone": "broken"}
+        mails = {m.subject.split("(connection ")[1].split(")")[0]: m for m in smtp_notifier.wait_for(3)}
+        assert "invalid_grant" in mails[refused].body
+        assert "refused its token in the report of 2026-11-30" in mails[reported].body
+        assert "connection cannot be read" in mails["tiktok_account_gone"].body
+        assert run_task()["sent"] == {}  # still broken: no second message
+    finally:
+        for key in (
+            f"tiktok_refresh_failure__{refused}",
+            f"tiktok_report__{reported}",
+            "tiktok_reminder__tiktok_account_gone",
+        ):
+            Variable.delete(key)
