@@ -16,6 +16,8 @@ without ``report_date`` reports the last complete day.
 Shape, built from the provider's operators: ``prepare`` (settings + registry, fails early on a
 missing bucket or too many accounts)
 -> ``refresh_tokens`` (the only token writer, one at a time across runs)
+-> ``relink_reminders`` (always runs after the refresh: one message per account per days-left threshold,
+and one when an account breaks, through the deployment's notifier; see docs/runbook.md)
 -> ``report`` (one mapped task per account, labelled by account)
 -> ``finalize`` (always runs: writes ``_manifest.json``, fails the run if any account failed,
 emits the ``tiktok_video_stats`` asset event when all landed).
@@ -31,6 +33,7 @@ from airflow.sdk import Asset, Param, XComArg, dag
 
 from airflow_provider_tiktok.airflow_compat import CronDataIntervalTimetable
 from airflow_provider_tiktok.operators.refresh import TikTokRefreshTokensOperator
+from airflow_provider_tiktok.operators.reminders import TikTokRelinkReminderOperator
 from airflow_provider_tiktok.operators.report_run import (
     PREPARE_TASK_ID,
     REPORT_TASK_ID,
@@ -117,6 +120,7 @@ def tiktok_daily_report() -> None:
     ).expand_kwargs(XComArg(prepare))
     finalize = TikTokReportFinalizeOperator(task_id="finalize", asset=REPORT_ASSET, retries=2)
     prepare >> refresh >> report >> finalize
+    refresh >> TikTokRelinkReminderOperator(task_id="relink_reminders")
 
 
 tiktok_daily_report()

@@ -102,4 +102,25 @@ class TikTokReportFinalizeOperator(BaseOperator):
                 f"Nothing to finalize: task {self.prepare_task_id!r} did not finish, so nothing was fetched "
                 "or written. Its log says why and what to change."
             )
-        return finalize_run(run, context, asset=self.asset, report_task_id=self.report_task_id)
+        result = finalize_run(run, context, asset=self.asset, report_task_id=self.report_task_id)
+        self._lineage = _manifest_lineage(run, context, self.report_task_id)
+        return result
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """OpenLineage: the run's report objects in, the manifest out (:mod:`..lineage`)."""
+        from airflow_provider_tiktok.lineage import operator_lineage
+
+        return operator_lineage(*getattr(self, "_lineage", ([], [])))
+
+
+def _manifest_lineage(
+    run: dict[str, Any], context: Context, report_task_id: str
+) -> tuple[list[Any], list[Any]]:
+    """(inputs, outputs) of the finalize step: every object the report tasks wrote, and the manifest."""
+    from airflow_provider_tiktok.lineage import s3_object
+    from airflow_provider_tiktok.operators.tiktok import SUMMARY_XCOM_KEY
+    from airflow_provider_tiktok.report_manifest import as_list
+
+    summaries = as_list(context["ti"].xcom_pull(task_ids=report_task_id, key=SUMMARY_XCOM_KEY))
+    inputs = [s3_object(s["bucket"], key) for s in summaries for key in s.get("keys") or []]
+    return inputs, [s3_object(run["bucket"], run["manifest_key"])]

@@ -18,6 +18,7 @@ from airflow_provider_tiktok.errors import (
     config_message,
     fix_first,
 )
+from airflow_provider_tiktok.lineage import operator_lineage, s3_object, tiktok_videos
 from airflow_provider_tiktok.models import REPORT_MIN_VALIDITY, utcnow
 from airflow_provider_tiktok.reports import (
     VIDEO_FIELDS,
@@ -200,7 +201,16 @@ class TikTokToS3Operator(BaseOperator):
                 files.append((account_file.name, keys[1]))
             self._upload_all(files)
         self._record(context, info, report_date, (rows, skipped), [key for _, key in files])
+        self._lineage = (
+            [tiktok_videos(self.tiktok_hook.app.api_base_url, info.open_id)],
+            [k for _, k in files],
+        )
         return [f"s3://{self.bucket}/{key}" for _, key in files]
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """OpenLineage: the account's videos in, the S3 objects written out (:mod:`..lineage`)."""
+        inputs, keys = getattr(self, "_lineage", ([], []))
+        return operator_lineage(inputs, [s3_object(self.bucket, key) for key in keys])
 
     @property
     def _escaping(self) -> FormulaEscaping:

@@ -76,11 +76,15 @@ def check_account_rows(setup: Deployment, user: EmulatedUser, day: date, *, esca
 
 def test_dag_parses_without_work_and_has_the_documented_shape() -> None:
     dag = load_dag(fast=False)
-    assert set(dag.task_ids) == {"prepare", "refresh_tokens", "report", "finalize"}
+    assert set(dag.task_ids) == {"prepare", "refresh_tokens", "report", "finalize", "relink_reminders"}
     assert dag.catchup is False
     assert core_timetable(dag).periodic  # backfill needs a periodic timetable
     assert dag.get_task("refresh_tokens").max_active_tis_per_dag == 1
     assert dag.get_task("finalize").trigger_rule == "all_done"
+    reminders = dag.get_task("relink_reminders")  # after the refresh, whatever the reports do
+    assert reminders.upstream_task_ids == {"refresh_tokens"}
+    assert reminders.trigger_rule == "all_done"
+    assert reminders.max_active_tis_per_dag == 1
     assert dag.get_task("report").retry_exponential_backoff
     assert [o.name for o in dag.get_task("finalize").outlets] == ["tiktok_video_stats"]
 
