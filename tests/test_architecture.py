@@ -23,13 +23,15 @@ NAME = PACKAGE.name
 #: it; ``testing`` (the emulator extra) is on top, so nothing in the product imports it. A name ending in
 #: ``.*`` covers a subpackage.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("", "errors", "airflow_compat", "ratelimit", "reports", "report_status", "xcom"),
+    ("", "errors", "airflow_compat", "ratelimit", "reports", "report_status", "xcom", "lineage"),
     ("models",),
     ("connections",),
     ("tokens", "s3_keys"),
-    ("token_refresh", "hooks._transport"),
+    ("token_refresh", "hooks._transport", "reminders"),
+    ("reminder_message",),
+    ("reminder_delivery",),
     ("hooks", "hooks.tiktok"),
-    ("operators", "operators.refresh", "operators.tiktok", "linking"),
+    ("operators", "operators.refresh", "operators.tiktok", "operators.reminders", "linking"),
     ("import_accounts", "report_settings", "report_manifest"),
     ("daily_report",),
     ("operators.report_run",),

@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 
     from airflow_provider_tiktok.testing.emulator import TikTokEmulator
 
+pytestmark = pytest.mark.scheduler
+
 DAG_ID = "tiktok_daily_report"
 DAGS_FOLDER = Path(__file__).resolve().parents[2] / "dags"
 BUCKET = "lineage-reports"

@@ -32,6 +32,8 @@ if TYPE_CHECKING:
     from airflow_provider_tiktok.testing.emulator import TikTokEmulator
     from tests.reminders.smtp_sink import Received
 
+pytestmark = pytest.mark.scheduler
+
 DAG_ID = "tiktok_daily_report"
 DAGS_FOLDER = Path(__file__).resolve().parents[2] / "dags"
 DAY = 86400
