@@ -11,6 +11,7 @@ import sys
 from datetime import date, datetime, time, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
+import pytest
 from report_dag_support import DAG_FILE, load_dag
 
 from airflow_provider_tiktok.reports import ACCOUNT_COLUMNS, VIDEO_COLUMNS, iso_utc, unescape_formula
@@ -18,10 +19,11 @@ from airflow_provider_tiktok.reports import ACCOUNT_COLUMNS, VIDEO_COLUMNS, iso_
 if TYPE_CHECKING:
     from pathlib import Path
 
-    import pytest
     from report_dag_support import Deployment
 
     from airflow_provider_tiktok.testing.emulator import EmulatedUser
+
+pytestmark = pytest.mark.integration
 
 
 def logical_date(days_ago: int) -> datetime:
@@ -96,8 +98,6 @@ def refuse(*args, **kwargs):
 socket.socket.connect = refuse
 socket.create_connection = refuse
 from airflow.dag_processing.dagbag import DagBag
-pytestmark = pytest.mark.integration
-
 bag = DagBag(dag_folder=sys.argv[1])
 assert not bag.import_errors, bag.import_errors
 assert list(bag.dags) == ["tiktok_daily_report"]

@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 
     from airflow_provider_tiktok.testing.emulator import TikTokEmulator
 
+pytestmark = pytest.mark.integration
+
 SCOPES = "user.info.basic,user.info.stats,video.list"
 FAST_HOOK = {"timeout": (2, 5), "max_retries": 1, "backoff_base": 0.01, "backoff_cap": 0.05}
 
@@ -70,8 +72,6 @@ DAG_FILE = """
 import datetime
 from airflow.sdk import DAG
 from airflow_provider_tiktok.operators.refresh import TikTokRefreshTokensOperator
-
-pytestmark = pytest.mark.integration
 
 with DAG({dag_id!r}, schedule=None, start_date=datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)):
     TikTokRefreshTokensOperator(task_id="refresh", **{kwargs!r})
