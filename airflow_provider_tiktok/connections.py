@@ -30,6 +30,9 @@ DEFAULT_APP_CONN_ID = "tiktok_default"
 ACCOUNT_CONN_PREFIX = "tiktok_account_"
 DEFAULT_SCOPES: tuple[str, ...] = ("user.info.basic", "user.info.stats", "video.list")
 DEFAULT_API_BASE_URL = "https://open.tiktokapis.com"
+#: TikTok's documented Display API limit: 600 requests per minute per endpoint (TIKTOK_API.md section 4).
+DEFAULT_RATE_LIMIT = 600
+DEFAULT_RATE_WINDOW = 60.0
 DEFAULT_AUTH_BASE_URL = "https://www.tiktok.com"
 
 REGISTRY_VARIABLE = "tiktok_accounts"
@@ -92,6 +95,8 @@ class AppConfig:
     :param scopes: scopes requested at authorization.
     :param api_base_url: base URL of the token and Display API endpoints.
     :param auth_base_url: base URL of the browser authorize page.
+    :param rate_limit: the app's Display API limit per endpoint: requests per window.
+    :param rate_window: that window, seconds.
     """
 
     conn_id: str
@@ -101,6 +106,8 @@ class AppConfig:
     scopes: tuple[str, ...]
     api_base_url: str = DEFAULT_API_BASE_URL
     auth_base_url: str = DEFAULT_AUTH_BASE_URL
+    rate_limit: int = DEFAULT_RATE_LIMIT
+    rate_window: float = DEFAULT_RATE_WINDOW
 
 
 @dataclass(frozen=True)
@@ -225,7 +232,23 @@ def app_config_from_connection(conn: Any) -> AppConfig:
         scopes=scopes,
         api_base_url=_base_url(conn_id, "api_base_url", extra.get("api_base_url"), DEFAULT_API_BASE_URL),
         auth_base_url=_base_url(conn_id, "auth_base_url", extra.get("auth_base_url"), DEFAULT_AUTH_BASE_URL),
+        rate_limit=int(_positive(conn_id, "rate_limit", extra.get("rate_limit"), DEFAULT_RATE_LIMIT)),
+        rate_window=_positive(
+            conn_id, "rate_window_seconds", extra.get("rate_window_seconds"), DEFAULT_RATE_WINDOW
+        ),
     )
+
+
+def _positive(conn_id: str, name: str, value: Any, default: float) -> float:
+    """A positive number from the extra (JSON number), else ``default``; anything else names the field."""
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise TikTokConfigError(
+            f"Connection {conn_id!r}: extra {name!r} must be a positive number, not {value!r}; fix or "
+            f"remove it (default {default:g}: TikTok's documented 600 requests per 60 s per endpoint)."
+        )
+    return float(value)
 
 
 def account_from_connection(conn: Any) -> tuple[AccountInfo, TokenSet]:

@@ -13,6 +13,7 @@ from airflow.sdk import BaseOperator
 from airflow_provider_tiktok.airflow_compat import AirflowFailException
 from airflow_provider_tiktok.connections import report_status_variable_key
 from airflow_provider_tiktok.errors import TikTokAuthError, TikTokConfigError, relink_hint
+from airflow_provider_tiktok.report_scratch import attempt_scratch
 from airflow_provider_tiktok.report_settings import (
     DEFAULT_ACCOUNT_KEY_TEMPLATE,
     DEFAULT_KEY_TEMPLATE,
@@ -27,10 +28,12 @@ from airflow_provider_tiktok.reports import (
     write_account_report,
     write_video_report,
 )
+from airflow_provider_tiktok.s3_errors import upload_failed
 from airflow_provider_tiktok.tokens import REPORT_MIN_VALIDITY, TokenStore, utcnow
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
+    from pathlib import Path
     from typing import IO
 
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
@@ -53,6 +56,9 @@ _BASIC_FIELDS = ("open_id", "display_name")
 _PROFILE_FIELDS = ("username",)
 _STATS_FIELDS = ("follower_count", "following_count", "likes_count", "video_count")
 _PROGRESS_EVERY = 10_000
+#: Report tasks running at once across every run of the daily DAG (its ``max_active_tis_per_dag``): the
+#: most that split the app's request budget, so each takes its part of it (see ``rate_share``).
+PARALLEL_REPORTS = 16
 
 
 class TikTokToS3Operator(BaseOperator):
@@ -85,6 +91,8 @@ class TikTokToS3Operator(BaseOperator):
     :param formula_escaping: ``"prefix"`` (default: text cells starting with ``= + - @``, tab, CR or
         ``'`` get a leading ``'``) or ``"none"`` (raw text). (templated)
     :param min_token_validity: refresh the access token at start when it expires sooner than this.
+    :param rate_share: how many report tasks split the TikTok app's request budget at once; this one
+        starts at its part and adapts to 429s (the daily DAG passes min(accounts, ``PARALLEL_REPORTS``)).
     :param hook_kwargs: extra keyword arguments of the :class:`TikTokHook` (timeouts, retries ...).
     :param token_store: where tokens are read and rotated sets saved (tests may pass one); the default
         reads the account connection and the rotation Variable.
@@ -117,6 +125,7 @@ class TikTokToS3Operator(BaseOperator):
         s3_extra_args: dict[str, Any] | None = None,
         formula_escaping: str = "prefix",
         min_token_validity: timedelta = REPORT_MIN_VALIDITY,
+        rate_share: int = 1,
         hook_kwargs: dict[str, Any] | None = None,
         token_store: TokenStore | None = None,
         **kwargs: Any,
@@ -134,6 +143,7 @@ class TikTokToS3Operator(BaseOperator):
         self.s3_extra_args = s3_extra_args
         self.formula_escaping = formula_escaping
         self.min_token_validity = min_token_validity
+        self.rate_share = rate_share
         self.hook_kwargs = hook_kwargs or {}
         self._token_store = token_store
 
@@ -148,7 +158,8 @@ class TikTokToS3Operator(BaseOperator):
         # Imported here: the DAG file imports this module at parse time, the HTTP stack is not needed then.
         from airflow_provider_tiktok.hooks.tiktok import TikTokHook
 
-        return TikTokHook(self.account_conn_id, token_store=self.token_store, **self.hook_kwargs)
+        options = {"rate_share": self.rate_share, **self.hook_kwargs}
+        return TikTokHook(self.account_conn_id, token_store=self.token_store, **options)
 
     @cached_property
     def s3_hook(self) -> S3Hook:
@@ -192,7 +203,11 @@ class TikTokToS3Operator(BaseOperator):
             username=user.get("username") or info.username,
             display_name=user.get("display_name") or info.display_name or None,
         )
-        with _temp_csv() as videos_file, _temp_csv() as account_file:
+        with (
+            attempt_scratch(context["ti"], self.task_id) as scratch,
+            _temp_csv(scratch) as videos_file,
+            _temp_csv(scratch) as account_file,
+        ):
             rows, skipped = self._write_videos(videos_file, account)
             write_account_report(account_file, user, account, formula_escaping=self._escaping)
             account_file.flush()
@@ -259,21 +274,31 @@ class TikTokToS3Operator(BaseOperator):
         created: list[str] = []
         try:
             for filename, key in files:
-                existed = len(files) > 1 and self.s3_hook.check_for_key(key, self.bucket)
-                self.s3_hook.load_file(
-                    filename,
-                    key,
-                    bucket_name=self.bucket,
-                    replace=True,
-                    encrypt=self.encrypt,
-                    acl_policy=self.acl_policy,
-                )
-                self.log.info("Uploaded s3://%s/%s", self.bucket, key)
-                if not existed:
+                if not self._upload(filename, key, replacing_allowed=len(files) > 1):
                     created.append(key)
         except Exception:
             self._delete_quietly(created)
             raise
+
+    def _upload(self, filename: str, key: str, *, replacing_allowed: bool) -> bool:
+        """Upload one file; return whether the key existed before (checked only when asked)."""
+        try:
+            existed = replacing_allowed and self.s3_hook.check_for_key(key, self.bucket)
+            self.s3_hook.load_file(
+                filename,
+                key,
+                bucket_name=self.bucket,
+                replace=True,
+                encrypt=self.encrypt,
+                acl_policy=self.acl_policy,
+            )
+        except Exception as exc:
+            label = getattr(self, "_label", None) or self.account_conn_id
+            raise upload_failed(
+                exc, bucket=self.bucket, key=key, aws_conn_id=self.aws_conn_id, account=label
+            ) from exc
+        self.log.info("Uploaded s3://%s/%s", self.bucket, key)
+        return bool(existed)
 
     def _delete_quietly(self, keys: list[str]) -> None:
         if not keys:
@@ -375,6 +400,6 @@ def _user_fields(tokens: TokenSet) -> list[str]:
     return fields
 
 
-def _temp_csv() -> IO[str]:
-    """A temporary CSV file for the csv module (UTF-8, newline handling left to the writer)."""
-    return NamedTemporaryFile("w", encoding="utf-8", newline="", suffix=".csv", prefix="tiktok-")
+def _temp_csv(folder: Path) -> IO[str]:
+    """A temporary CSV file in ``folder`` for the csv module (UTF-8, newline handling left to the writer)."""
+    return NamedTemporaryFile("w", encoding="utf-8", newline="", suffix=".csv", prefix="tiktok-", dir=folder)
