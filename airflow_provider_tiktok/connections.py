@@ -21,6 +21,8 @@ from airflow_provider_tiktok.errors import TikTokConfigError
 from airflow_provider_tiktok.models import (
     DEFAULT_API_BASE_URL,
     DEFAULT_AUTH_BASE_URL,
+    DEFAULT_RATE_LIMIT,
+    DEFAULT_RATE_WINDOW,
     AccountInfo,
     AppConfig,
     TokenSet,
@@ -165,7 +167,23 @@ def app_config_from_connection(conn: Any) -> AppConfig:
         scopes=scopes,
         api_base_url=_base_url(conn_id, "api_base_url", extra.get("api_base_url"), DEFAULT_API_BASE_URL),
         auth_base_url=_base_url(conn_id, "auth_base_url", extra.get("auth_base_url"), DEFAULT_AUTH_BASE_URL),
+        rate_limit=int(_positive(conn_id, "rate_limit", extra.get("rate_limit"), DEFAULT_RATE_LIMIT)),
+        rate_window=_positive(
+            conn_id, "rate_window_seconds", extra.get("rate_window_seconds"), DEFAULT_RATE_WINDOW
+        ),
     )
+
+
+def _positive(conn_id: str, name: str, value: Any, default: float) -> float:
+    """A positive number from the extra (JSON number), else ``default``; anything else names the field."""
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise TikTokConfigError(
+            f"Connection {conn_id!r}: extra {name!r} must be a positive number, not {value!r}; fix or "
+            f"remove it (default {default:g}: TikTok's documented 600 requests per 60 s per endpoint)."
+        )
+    return float(value)
 
 
 def account_from_connection(conn: Any) -> tuple[AccountInfo, TokenSet]:

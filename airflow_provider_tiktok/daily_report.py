@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_tiktok.connections import REGISTRY_VARIABLE, connection_extra, parse_registry
 from airflow_provider_tiktok.errors import TikTokRunConfigError, accounts_page_url
+from airflow_provider_tiktok.ratelimit import PARALLEL_REPORTS
 from airflow_provider_tiktok.report_manifest import as_list, build_manifest, carry_over, failure_message
 from airflow_provider_tiktok.report_settings import (
     SETTINGS_VARIABLE,
@@ -24,6 +25,7 @@ from airflow_provider_tiktok.report_settings import (
     run_report_date,
     select_accounts,
 )
+from airflow_provider_tiktok.s3_errors import s3_reason
 from airflow_provider_tiktok.s3_keys import fill_key
 from airflow_provider_tiktok.tokens import AutoBackend
 from airflow_provider_tiktok.xcom import ERROR_XCOM_KEY, SUMMARY_XCOM_KEY
@@ -114,21 +116,18 @@ def check_bucket_writable(bucket: str, aws_conn_id: str, *, probe_key: str) -> N
     except Exception as exc:
         raise TikTokRunConfigError(
             f"cannot write to S3 bucket {bucket!r} with connection {aws_conn_id!r} "
-            f"({_s3_reason(exc)}). Create the bucket or give that connection write access, or fix 'bucket' "
+            f"({s3_reason(exc)}). Create the bucket or give that connection write access, or fix 'bucket' "
             f"/ 'aws_conn_id' in Variable {SETTINGS_VARIABLE!r}. Nothing was fetched."
         ) from None
 
 
-def _s3_reason(exc: Exception) -> str:
-    """botocore's error code and message, without a traceback."""
-    error = getattr(exc, "response", {}).get("Error", {}) if hasattr(exc, "response") else {}
-    if error:
-        return f"{error.get('Code')}: {error.get('Message') or ''}".strip().rstrip(":")
-    return f"{type(exc).__name__}: {exc}"
+def report_kwargs(
+    settings: ReportSettings, conn_id: str, report_date: str, accounts: int = 1
+) -> dict[str, Any]:
+    """Keyword arguments of one account's mapped report task.
 
-
-def report_kwargs(settings: ReportSettings, conn_id: str, report_date: str) -> dict[str, Any]:
-    """Keyword arguments of one account's mapped report task."""
+    :param accounts: how many accounts the run reports (their tasks split the app's request budget).
+    """
     return {
         "account_conn_id": conn_id,
         "bucket": settings.bucket,
@@ -139,6 +138,7 @@ def report_kwargs(settings: ReportSettings, conn_id: str, report_date: str) -> d
         "aws_conn_id": settings.aws_conn_id,
         "encrypt": settings.encrypt,
         "formula_escaping": settings.formula_escaping,
+        "rate_share": min(accounts, PARALLEL_REPORTS),
     }
 
 
@@ -194,7 +194,9 @@ def prepare_run(
     }
     return {
         "accounts": accounts,
-        "report_kwargs": [report_kwargs(settings, conn_id, report_date) for conn_id in accounts],
+        "report_kwargs": [
+            report_kwargs(settings, conn_id, report_date, len(accounts)) for conn_id in accounts
+        ],
         "run": run,
     }
 

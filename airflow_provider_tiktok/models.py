@@ -19,6 +19,9 @@ if TYPE_CHECKING:
 
 DEFAULT_API_BASE_URL = "https://open.tiktokapis.com"
 DEFAULT_AUTH_BASE_URL = "https://www.tiktok.com"
+#: TikTok's documented Display API limit: 600 requests per minute per endpoint (TIKTOK_API.md section 4).
+DEFAULT_RATE_LIMIT = 600
+DEFAULT_RATE_WINDOW = 60.0
 
 # TikTok's current docs (2026-11): refresh tokens live 180 days. Used only when a response omits
 # refresh_expires_in; TikTok's own figure always wins.
@@ -97,6 +100,8 @@ class AppConfig:
     :param scopes: scopes requested at authorization.
     :param api_base_url: base URL of the token and Display API endpoints.
     :param auth_base_url: base URL of the browser authorize page.
+    :param rate_limit: the app's Display API limit per endpoint: requests per window.
+    :param rate_window: that window, seconds.
     """
 
     conn_id: str
@@ -106,6 +111,8 @@ class AppConfig:
     scopes: tuple[str, ...]
     api_base_url: str = DEFAULT_API_BASE_URL
     auth_base_url: str = DEFAULT_AUTH_BASE_URL
+    rate_limit: int = DEFAULT_RATE_LIMIT
+    rate_window: float = DEFAULT_RATE_WINDOW
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,13 @@
-"""Client-side sliding-window rate limiter: slow down before TikTok answers 429.
+"""Client-side rate limiter: each process keeps its part of the app's budget and adapts it to 429s.
 
-TikTok allows 600 requests per minute per endpoint over a sliding one-minute window (whether per app
-or per token is undocumented, so we count per process and endpoint, the stricter reading). 429s that
-still happen (several processes at once) are handled by the retry layer.
+TikTok allows 600 requests per minute per endpoint and app over a sliding window. Tasks on different
+workers reach nothing in common that could count requests atomically (a task has no metadata DB, and
+Variables have no compare-and-set), so the budget is split instead: a process that knows ``share``
+processes run at once takes ``max_requests / share - 1`` per window (the ``- 1`` absorbs the skew between
+send and arrival times), which keeps the group under the limit without talking to each other. The part
+then adapts (AIMD): each success grows it a little (a task left alone after the others finished speeds up
+to the whole budget), each 429 halves it (something else uses the app too), never below one request per
+window. See docs/reliability.md.
 """
 
 from __future__ import annotations
@@ -16,15 +21,31 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
 DEFAULT_REQUESTS_PER_MINUTE = 600
+DEFAULT_WINDOW = 60.0
+#: Report tasks running at once across every run of the daily DAG (its ``max_active_tis_per_dag``): the
+#: most that split the app's request budget, so each takes its part of it (the report's ``rate_share``).
+PARALLEL_REPORTS = 16
+#: How much a part grows per window of successes: this fraction of the fair part (or of itself, above it).
+GROWTH_PER_WINDOW = 0.1
+#: What is left of a part after a 429.
+DECREASE_ON_429 = 0.5
+
+
+def fair_part(max_requests: int, share: int) -> float:
+    """Requests per window one of ``share`` processes may send so that together they stay under the limit."""
+    if share <= 1:
+        return float(max_requests)
+    return max(1.0, max_requests / share - 1)
 
 
 class SlidingWindowRateLimiter:
-    """Allow at most ``max_requests`` per ``window`` seconds per key, blocking callers until a slot frees.
+    """At most ``allowance(key)`` requests per ``window`` seconds and key; callers block until a slot frees.
 
     Thread-safe: the bookkeeping is under a lock, the waiting is not.
 
-    :param max_requests: requests allowed per window and key (0 or less disables limiting).
+    :param max_requests: the app's limit per window and key (0 or less disables limiting).
     :param window: window length in seconds.
+    :param share: how many processes split the app's budget at once (1: this process alone).
     :param clock: monotonic clock (seconds).
     :param sleep: sleep function.
     """
@@ -32,24 +53,36 @@ class SlidingWindowRateLimiter:
     def __init__(
         self,
         max_requests: int = DEFAULT_REQUESTS_PER_MINUTE,
-        window: float = 60.0,
+        window: float = DEFAULT_WINDOW,
         *,
+        share: int = 1,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.max_requests = max_requests
         self.window = window
+        self.fair = fair_part(max_requests, share)
         self._clock = clock
         self._sleep = sleep
         self._lock = threading.Lock()
         self._sent: dict[str, deque[float]] = {}
+        self._allowance: dict[str, float] = {}
+
+    @property
+    def enabled(self) -> bool:
+        """False when limiting is switched off (``max_requests`` 0 or less)."""
+        return self.max_requests > 0
+
+    def allowance(self, key: str) -> float:
+        """Requests per window this process may currently send for ``key``."""
+        return self._allowance.get(key, self.fair)
 
     def acquire(self, key: str) -> float:
         """Block until a request for ``key`` may be sent, record it, and return the seconds waited.
 
         :param key: what is limited, e.g. the endpoint path.
         """
-        if self.max_requests <= 0:
+        if not self.enabled:
             return 0.0
         waited = 0.0
         while True:  # ends: each pass either records a slot or waits for the oldest one to expire
@@ -65,10 +98,35 @@ class SlidingWindowRateLimiter:
         sent = self._sent.setdefault(key, deque())
         while sent and sent[0] <= now - self.window:
             sent.popleft()
-        if len(sent) < self.max_requests:
+        if len(sent) < int(self.allowance(key)):
             sent.append(now)
             return 0.0
-        return sent[0] + self.window - now
+        return sent[-int(self.allowance(key))] + self.window - now
+
+    def succeeded(self, key: str) -> None:
+        """Grow the part for ``key`` after an accepted request.
+
+        A window's worth of successes adds 10 % of the fair part (or of the part itself, once above it).
+        """
+        if not self.enabled:
+            return
+        with self._lock:
+            part = self.allowance(key)
+            grown = part + GROWTH_PER_WINDOW * max(self.fair, part) / part
+            self._allowance[key] = min(float(self.max_requests), grown)
+
+    def rate_limited(self, key: str) -> float:
+        """Halve the part for ``key`` after a 429 and return the seconds to wait before the retry.
+
+        Without a ``Retry-After`` the caller waits one slot of the reduced part (a sliding window frees slots
+        continuously); the retried request then also waits in :meth:`acquire` until the part has room.
+        """
+        if not self.enabled:
+            return 0.0
+        with self._lock:
+            part = max(1.0, self.allowance(key) * DECREASE_ON_429)
+            self._allowance[key] = part
+        return self.window / part
 
     def in_window(self, key: str) -> int:
         """How many requests for ``key`` are counted in the current window."""
@@ -77,20 +135,22 @@ class SlidingWindowRateLimiter:
             return sum(1 for t in self._sent.get(key, ()) if t > now - self.window)
 
 
-_shared: dict[tuple[int, float], SlidingWindowRateLimiter] = {}
+_shared: dict[tuple[int, float, int], SlidingWindowRateLimiter] = {}
 _shared_lock = threading.Lock()
 
 
 def shared_limiter(
-    max_requests: int = DEFAULT_REQUESTS_PER_MINUTE, window: float = 60.0
+    max_requests: int = DEFAULT_REQUESTS_PER_MINUTE, window: float = DEFAULT_WINDOW, share: int = 1
 ) -> SlidingWindowRateLimiter:
     """Return the process-wide limiter for this budget, so every hook in the process shares one window.
 
-    :param max_requests: requests allowed per window and endpoint.
+    :param max_requests: the app's limit per window and endpoint.
     :param window: window length in seconds.
+    :param share: how many processes split the budget at once.
     """
+    key = (max_requests, window, share)
     with _shared_lock:
-        limiter = _shared.get((max_requests, window))
+        limiter = _shared.get(key)
         if limiter is None:
-            limiter = _shared[(max_requests, window)] = SlidingWindowRateLimiter(max_requests, window)
+            limiter = _shared[key] = SlidingWindowRateLimiter(max_requests, window, share=share)
         return limiter

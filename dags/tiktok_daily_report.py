@@ -41,6 +41,7 @@ from airflow_provider_tiktok.operators.report_run import (
     TikTokReportPrepareOperator,
 )
 from airflow_provider_tiktok.operators.tiktok import MAP_INDEX_TEMPLATE, TikTokToS3Operator
+from airflow_provider_tiktok.ratelimit import PARALLEL_REPORTS
 from airflow_provider_tiktok.report_settings import schedule_from_env
 from airflow_provider_tiktok.xcom import ACCOUNTS_XCOM_KEY
 
@@ -117,6 +118,7 @@ def tiktok_daily_report() -> None:
     report = TikTokToS3Operator.partial(
         task_id=REPORT_TASK_ID,
         map_index_template=MAP_INDEX_TEMPLATE,
+        max_active_tis_per_dag=PARALLEL_REPORTS,  # every run together: they split one rate budget
     ).expand_kwargs(XComArg(prepare))
     finalize = TikTokReportFinalizeOperator(task_id="finalize", asset=REPORT_ASSET, retries=2)
     prepare >> refresh >> report >> finalize

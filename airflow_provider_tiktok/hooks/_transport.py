@@ -1,8 +1,11 @@
 """HTTP transport of the TikTok hook: one session, timeouts, bounded retries, error classification.
 
-Retried (exponential backoff with jitter, ``Retry-After`` honoured): HTTP 429 and 5xx, timeouts,
-connection errors, malformed JSON, and the same conditions reported inside HTTP 200 bodies
-(``rate_limit_exceeded``, ``internal_error``, ``server_error``, ``temporarily_unavailable``).
+Retried (exponential backoff with jitter): HTTP 5xx, timeouts, connection errors, malformed JSON, and the
+same conditions reported inside HTTP 200 bodies (``internal_error``, ``server_error``,
+``temporarily_unavailable``), at most ``max_retries`` times. A rate limit (HTTP 429 or
+``rate_limit_exceeded``) is not an error but a signal: the limiter halves this process's part of the budget,
+the request waits (``Retry-After`` when sent, else one slot of the reduced part) and is sent again, for up to
+``rate_limit_patience`` seconds of waiting, without using up ``max_retries``.
 Never retried: authorization failures (the account must be relinked) and request errors.
 A retry repeats the very same request, so a paging caller resumes from the same cursor.
 
@@ -66,12 +69,15 @@ class RetryPolicy:
     :param backoff_base: seconds before the first retry; doubled each retry.
     :param backoff_cap: upper bound of one backoff delay, and of an honoured ``Retry-After``.
     :param jitter: randomise each delay between 50 % and 100 % so parallel tasks do not retry in lockstep.
+    :param rate_limit_patience: seconds one request may spend waiting on 429s before it fails (0: the first
+        429 fails it).
     """
 
     max_retries: int = 5
     backoff_base: float = 1.0
     backoff_cap: float = 60.0
     jitter: bool = True
+    rate_limit_patience: float = 900.0
 
     def delay(self, retry: int, retry_after: float | None = None) -> float:
         """Seconds to wait before retry number ``retry`` (1-based); at least ``retry_after`` (capped)."""
@@ -99,6 +105,11 @@ class Failure:
     log_id: str | None = None
     http_status: int | None = None
     retry_after: float | None = None
+
+    @property
+    def rate_limited(self) -> bool:
+        """True for TikTok's rate limit (HTTP 429 or ``rate_limit_exceeded``): nothing was processed."""
+        return self.http_status == 429 or self.code == "rate_limit_exceeded"
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -205,18 +216,24 @@ class Transport:
         :param kwargs: passed to ``requests.Session.request`` (params, data, json, headers).
         """
         failure: Failure | None = None
-        for attempt in range(self.policy.max_retries + 1):
-            if attempt:
-                self._pause(attempt, failure, endpoint)
+        retries = 0
+        limited: list[float] = []  # the waits this request spent on 429s
+        while True:  # ends: success, a final error, max_retries errors or rate_limit_patience spent
             body, failure = self._attempt(method, url, endpoint, timeout or self.timeout, kwargs)
             if failure is None:
+                self.limiter.succeeded(endpoint)
                 return body or {}
             if failure.kind != "transient":
                 raise self._error(failure, endpoint, account)
+            if failure.rate_limited and (idempotent or failure.http_status == 429):
+                limited.append(self._wait_for_budget(failure, endpoint, account, limited))
+                continue
             if not idempotent and failure.sent and failure.http_status != 429:
                 raise self._unknown(failure, endpoint, account)
-        assert failure is not None
-        raise self._exhausted(failure, endpoint, account)
+            retries += 1
+            if retries > self.policy.max_retries:
+                raise self._exhausted(failure, endpoint, account)
+            self._pause(retries, failure, endpoint)
 
     def _attempt(
         self,
@@ -238,6 +255,26 @@ class Transport:
             return None, Failure("transient", f"connection error ({_cause(exc)})", sent=not _unsent(exc))
         with response:
             return classify(response)
+
+    def _wait_for_budget(
+        self, failure: Failure, endpoint: str, account: str | None, earlier: list[float]
+    ) -> float:
+        """Shrink this process's part after a 429 and wait; return the seconds waited, or raise when spent.
+
+        :param earlier: the waits this request already spent on 429s.
+        """
+        slot = self.limiter.rate_limited(endpoint)
+        if failure.retry_after is not None:
+            delay = min(failure.retry_after, self.policy.backoff_cap)
+        elif self.limiter.enabled:
+            delay = slot * (random.uniform(0.5, 1.0) if self.policy.jitter else 1.0)  # noqa: S311 - jitter
+        else:
+            delay = self.policy.delay(len(earlier) + 1)
+        if sum(earlier) + delay > self.policy.rate_limit_patience:
+            raise self._rate_limit_spent(failure, endpoint, account, sum(earlier))
+        log.info("TikTok %s: rate limited (HTTP 429); same request again in %.2fs", endpoint, delay)
+        self._sleep(delay)
+        return delay
 
     def _pause(self, retry: int, failure: Failure | None, endpoint: str) -> None:
         delay = self.policy.delay(retry, failure.retry_after if failure else None)
@@ -266,6 +303,16 @@ class Transport:
         return TikTokRefreshUnknownError(
             f"TikTok {endpoint} for {_who(account)}: {failure.reason} after the request was sent, so TikTok "
             "may have rotated the refresh token; not repeated blindly. The task's next try finds out.",
+            **_error_fields_of(failure, endpoint, account),
+        )
+
+    def _rate_limit_spent(
+        self, failure: Failure, endpoint: str, account: str | None, waited: float
+    ) -> TikTokTransientError:
+        return TikTokTransientError(
+            f"TikTok {endpoint} for {_who(account)} still answered rate_limit_exceeded after {waited:.0f}s "
+            "of waiting for the app's request budget: something else uses the same TikTok app heavily. Run "
+            "fewer jobs on this app at once (or give them their own app), then retry the task.",
             **_error_fields_of(failure, endpoint, account),
         )
 

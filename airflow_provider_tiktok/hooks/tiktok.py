@@ -41,7 +41,7 @@ from airflow_provider_tiktok.models import (
     utcnow,
     with_refresh_expiry,
 )
-from airflow_provider_tiktok.ratelimit import DEFAULT_REQUESTS_PER_MINUTE, shared_limiter
+from airflow_provider_tiktok.ratelimit import shared_limiter
 from airflow_provider_tiktok.token_refresh import DEFAULT_RACE_WAIT, TokenKeeper
 from airflow_provider_tiktok.tokens import TokenStore, fetch_connection
 
@@ -100,7 +100,11 @@ class TikTokHook(BaseHook):
         whose extra ``app_conn_id`` names the app (Display API calls with the account's tokens).
     :param timeout: (connect, read) timeout of one request, seconds.
     :param max_retries: retries of a transient failure (429, 5xx, timeout, reset, malformed JSON).
-    :param requests_per_minute: client-side limit per endpoint for this process (0 disables it).
+    :param requests_per_minute: the app's limit per endpoint and window (default: the app connection's
+        ``rate_limit`` extra, else TikTok's 600; 0 disables client-side limiting).
+    :param rate_share: how many tasks split the app's budget at once (each starts at its part of it and
+        adapts to 429s, see :mod:`airflow_provider_tiktok.ratelimit`).
+    :param rate_limit_patience: seconds one request may wait on 429s before it fails.
     :param token_store: where tokens are read and rotated sets saved (default: Task SDK in tasks,
         ORM elsewhere).
     :param refresh_race_wait: how long a refresh refused with ``invalid_grant`` waits for another task's
@@ -122,7 +126,9 @@ class TikTokHook(BaseHook):
         *,
         timeout: tuple[float, float] = (5, 30),
         max_retries: int = 5,
-        requests_per_minute: int = DEFAULT_REQUESTS_PER_MINUTE,
+        requests_per_minute: int | None = None,
+        rate_share: int = 1,
+        rate_limit_patience: float = 900.0,
         token_store: TokenStore | None = None,
         refresh_race_wait: timedelta = DEFAULT_RACE_WAIT,
         backoff_base: float = 1.0,
@@ -135,11 +141,15 @@ class TikTokHook(BaseHook):
         self.tiktok_conn_id = tiktok_conn_id
         self.timeout = timeout
         self.retry_policy = RetryPolicy(
-            max_retries=max_retries, backoff_base=backoff_base, backoff_cap=backoff_cap
+            max_retries=max_retries,
+            backoff_base=backoff_base,
+            backoff_cap=backoff_cap,
+            rate_limit_patience=rate_limit_patience,
         )
         self.token_store = token_store or TokenStore()
         self.refresh_race_wait = refresh_race_wait
-        self._limiter = limiter or shared_limiter(requests_per_minute)
+        self._limiter = limiter
+        self._rate = (requests_per_minute, rate_share)
         self._clock = clock
         self._sleep = sleep
         self._account: tuple[AccountInfo, TokenSet] | None = None
@@ -233,13 +243,21 @@ class TikTokHook(BaseHook):
         return self.session
 
     @cached_property
+    def limiter(self) -> SlidingWindowRateLimiter:
+        """This process's part of the app's request budget (one per budget and process)."""
+        if self._limiter is not None:
+            return self._limiter
+        limit, share = self._rate
+        return shared_limiter(self.app.rate_limit if limit is None else limit, self.app.rate_window, share)
+
+    @cached_property
     def transport(self) -> Transport:
         """Retrying, rate-limited transport over :attr:`session`."""
         return Transport(
             self.session,
             timeout=self.timeout,
             policy=self.retry_policy,
-            limiter=self._limiter,
+            limiter=self.limiter,
             sleep=self._sleep,
         )
 

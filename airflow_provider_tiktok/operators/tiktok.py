@@ -20,6 +20,7 @@ from airflow_provider_tiktok.errors import (
 )
 from airflow_provider_tiktok.lineage import operator_lineage, s3_object, tiktok_videos
 from airflow_provider_tiktok.models import REPORT_MIN_VALIDITY, utcnow
+from airflow_provider_tiktok.report_scratch import attempt_scratch
 from airflow_provider_tiktok.reports import (
     VIDEO_FIELDS,
     InvalidVideoError,
@@ -29,12 +30,14 @@ from airflow_provider_tiktok.reports import (
     write_account_report,
     write_video_report,
 )
+from airflow_provider_tiktok.s3_errors import upload_failed
 from airflow_provider_tiktok.s3_keys import DEFAULT_ACCOUNT_KEY_TEMPLATE, DEFAULT_KEY_TEMPLATE, fill_key
 from airflow_provider_tiktok.tokens import TokenStore
 from airflow_provider_tiktok.xcom import ERROR_XCOM_KEY, SUMMARY_XCOM_KEY
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
+    from pathlib import Path
     from typing import IO
 
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
@@ -84,6 +87,8 @@ class TikTokToS3Operator(BaseOperator):
     :param formula_escaping: ``"prefix"`` (default: text cells starting with ``= + - @``, tab, CR or
         ``'`` get a leading ``'``) or ``"none"`` (raw text). (templated)
     :param min_token_validity: refresh the access token at start when it expires sooner than this.
+    :param rate_share: how many report tasks split the TikTok app's request budget at once; this one
+        starts at its part and adapts to 429s (the daily DAG passes min(accounts, ``PARALLEL_REPORTS``)).
     :param hook_kwargs: extra keyword arguments of the :class:`TikTokHook` (timeouts, retries ...).
     :param token_store: where tokens are read and rotated sets saved (tests may pass one); the default
         reads the account connection and the rotation Variable.
@@ -116,6 +121,7 @@ class TikTokToS3Operator(BaseOperator):
         s3_extra_args: dict[str, Any] | None = None,
         formula_escaping: str = "prefix",
         min_token_validity: timedelta = REPORT_MIN_VALIDITY,
+        rate_share: int = 1,
         hook_kwargs: dict[str, Any] | None = None,
         token_store: TokenStore | None = None,
         **kwargs: Any,
@@ -133,6 +139,7 @@ class TikTokToS3Operator(BaseOperator):
         self.s3_extra_args = s3_extra_args
         self.formula_escaping = formula_escaping
         self.min_token_validity = min_token_validity
+        self.rate_share = rate_share
         self.hook_kwargs = hook_kwargs or {}
         self._token_store = token_store
 
@@ -147,7 +154,8 @@ class TikTokToS3Operator(BaseOperator):
         # Imported here: the DAG file imports this module at parse time, the HTTP stack is not needed then.
         from airflow_provider_tiktok.hooks.tiktok import TikTokHook
 
-        return TikTokHook(self.account_conn_id, token_store=self.token_store, **self.hook_kwargs)
+        options = {"rate_share": self.rate_share, **self.hook_kwargs}
+        return TikTokHook(self.account_conn_id, token_store=self.token_store, **options)
 
     @cached_property
     def s3_hook(self) -> S3Hook:
@@ -192,7 +200,11 @@ class TikTokToS3Operator(BaseOperator):
             username=user.get("username") or info.username,
             display_name=user.get("display_name") or info.display_name or None,
         )
-        with _temp_csv() as videos_file, _temp_csv() as account_file:
+        with (
+            attempt_scratch(context["ti"], self.task_id) as scratch,
+            _temp_csv(scratch) as videos_file,
+            _temp_csv(scratch) as account_file,
+        ):
             rows, skipped = self._write_videos(videos_file, account)
             write_account_report(account_file, user, account, formula_escaping=self._escaping)
             account_file.flush()
@@ -268,21 +280,31 @@ class TikTokToS3Operator(BaseOperator):
         created: list[str] = []
         try:
             for filename, key in files:
-                existed = len(files) > 1 and self.s3_hook.check_for_key(key, self.bucket)
-                self.s3_hook.load_file(
-                    filename,
-                    key,
-                    bucket_name=self.bucket,
-                    replace=True,
-                    encrypt=self.encrypt,
-                    acl_policy=self.acl_policy,
-                )
-                self.log.info("Uploaded s3://%s/%s", self.bucket, key)
-                if not existed:
+                if not self._upload(filename, key, replacing_allowed=len(files) > 1):
                     created.append(key)
         except Exception:
             self._delete_quietly(created)
             raise
+
+    def _upload(self, filename: str, key: str, *, replacing_allowed: bool) -> bool:
+        """Upload one file; return whether the key existed before (checked only when asked)."""
+        try:
+            existed = replacing_allowed and self.s3_hook.check_for_key(key, self.bucket)
+            self.s3_hook.load_file(
+                filename,
+                key,
+                bucket_name=self.bucket,
+                replace=True,
+                encrypt=self.encrypt,
+                acl_policy=self.acl_policy,
+            )
+        except Exception as exc:
+            label = getattr(self, "_label", None) or self.account_conn_id
+            raise upload_failed(
+                exc, bucket=self.bucket, key=key, aws_conn_id=self.aws_conn_id, account=label
+            ) from exc
+        self.log.info("Uploaded s3://%s/%s", self.bucket, key)
+        return bool(existed)
 
     def _delete_quietly(self, keys: list[str]) -> None:
         if not keys:
@@ -381,6 +403,6 @@ def _user_fields(tokens: TokenSet) -> list[str]:
     return fields
 
 
-def _temp_csv() -> IO[str]:
-    """A temporary CSV file for the csv module (UTF-8, newline handling left to the writer)."""
-    return NamedTemporaryFile("w", encoding="utf-8", newline="", suffix=".csv", prefix="tiktok-")
+def _temp_csv(folder: Path) -> IO[str]:
+    """A temporary CSV file in ``folder`` for the csv module (UTF-8, newline handling left to the writer)."""
+    return NamedTemporaryFile("w", encoding="utf-8", newline="", suffix=".csv", prefix="tiktok-", dir=folder)

@@ -14,6 +14,9 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from report_dag_support import DAG_FILE, load_dag
 
+from airflow_provider_tiktok.daily_report import report_kwargs
+from airflow_provider_tiktok.ratelimit import PARALLEL_REPORTS
+from airflow_provider_tiktok.report_settings import resolve_settings
 from airflow_provider_tiktok.reports import ACCOUNT_COLUMNS, VIDEO_COLUMNS, iso_utc, unescape_formula
 
 if TYPE_CHECKING:
@@ -82,6 +85,8 @@ def test_dag_parses_without_work_and_has_the_documented_shape() -> None:
     assert dag.catchup is False
     assert core_timetable(dag).periodic  # backfill needs a periodic timetable
     assert dag.get_task("refresh_tokens").max_active_tis_per_dag == 1
+    # every run together: at most this many reports split the app's rate budget
+    assert dag.get_task("report").max_active_tis_per_dag == PARALLEL_REPORTS == 16
     assert dag.get_task("finalize").trigger_rule == "all_done"
     reminders = dag.get_task("relink_reminders")  # after the refresh, whatever the reports do
     assert reminders.upstream_task_ids == {"refresh_tokens"}
@@ -89,6 +94,12 @@ def test_dag_parses_without_work_and_has_the_documented_shape() -> None:
     assert reminders.max_active_tis_per_dag == 1
     assert dag.get_task("report").retry_exponential_backoff
     assert [o.name for o in dag.get_task("finalize").outlets] == ["tiktok_video_stats"]
+
+
+def test_each_report_takes_its_part_of_the_rate_budget_among_those_that_run_at_once() -> None:
+    settings = resolve_settings(params={}, variable={"bucket": "b"}, default_timezone="UTC")
+    shares = [report_kwargs(settings, "tiktok_account_a", "2026-11-30", n)["rate_share"] for n in (1, 5, 40)]
+    assert shares == [1, 5, PARALLEL_REPORTS]  # a lone account has the whole budget
 
 
 PARSE_WITHOUT_WORK = """

@@ -1,22 +1,25 @@
-"""Client-side sliding-window rate limiter: unit behaviour, threads, and zero 429s against the emulator."""
+"""Client-side rate limiter: the window, the split budget and its adaptation, and the hook on 429s."""
 
 from __future__ import annotations
 
+import json
 import threading
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from airflow_provider_tiktok.errors import TikTokTransientError
-from airflow_provider_tiktok.hooks.tiktok import USER_INFO_PATH, VIDEO_LIST_PATH
-from airflow_provider_tiktok.ratelimit import SlidingWindowRateLimiter, shared_limiter
+from airflow_provider_tiktok.errors import TikTokConfigError, TikTokTransientError
+from airflow_provider_tiktok.hooks.tiktok import USER_INFO_PATH, VIDEO_LIST_PATH, TikTokHook
+from airflow_provider_tiktok.ratelimit import SlidingWindowRateLimiter, fair_part, shared_limiter
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from airflow_provider_tiktok.hooks.tiktok import TikTokHook
+    import requests
+
     from airflow_provider_tiktok.testing.emulator import TikTokEmulator
+    from airflow_provider_tiktok.testing.emulator.records import RecordedRequest
 
 
 class FakeClock:
@@ -91,14 +94,162 @@ def test_limiter_keeps_the_hook_under_the_emulator_limit(
     assert len(list(hook.iter_videos())) == 45  # another endpoint, another window: no wait needed
 
 
-def test_without_the_limiter_the_emulator_answers_429(
+def test_without_the_limiter_and_without_patience_the_first_429_fails(
     emu: TikTokEmulator, link: Callable[..., str], make_hook: Callable[..., TikTokHook]
 ) -> None:
     emu.configure(rate_limit_per_minute=10, rate_window_seconds=60.0)
-    hook = make_hook(link(), limiter=SlidingWindowRateLimiter(0), max_retries=0)
+    hook = make_hook(link(), limiter=SlidingWindowRateLimiter(0), rate_limit_patience=0)
     for _ in range(10):
         hook.get_user_info(fields=["open_id"])
-    with pytest.raises(TikTokTransientError, match="rate_limit_exceeded"):
+    with pytest.raises(TikTokTransientError, match="rate_limit_exceeded after 0s of waiting") as failed:
         hook.get_user_info(fields=["open_id"])
+    assert "for account @" in str(failed.value)
+    assert "Run fewer jobs on this app at once" in str(failed.value)
+    assert ".." not in str(failed.value)
     assert emu.count(USER_INFO_PATH) == 11
     assert emu.count(VIDEO_LIST_PATH) == 0
+
+
+def test_parts_of_a_shared_budget_add_up_to_less_than_the_limit() -> None:
+    assert fair_part(600, 1) == 600  # alone: the whole budget
+    assert fair_part(600, 16) == 36.5  # 16 x 36 = 576 <= 600, one per process left for skew
+    assert fair_part(10, 16) == 1.0  # never less than one request per window
+    limiter = SlidingWindowRateLimiter(600, share=16)
+    assert limiter.allowance("/a") == 36.5
+
+
+def test_a_429_halves_the_part_and_successes_grow_it_back_to_at_most_the_whole_budget() -> None:
+    clock = FakeClock()
+    limiter = SlidingWindowRateLimiter(100, window=10.0, share=4, clock=clock, sleep=clock.sleep)
+    assert limiter.allowance("/a") == 24.0
+    assert limiter.rate_limited("/a") == pytest.approx(10.0 / 12)  # one slot of the reduced part
+    assert limiter.allowance("/a") == 12.0
+    for _ in range(20):
+        limiter.rate_limited("/a")
+    assert limiter.allowance("/a") == 1.0  # never below one request per window
+    assert limiter.allowance("/b") == 24.0  # each endpoint adapts on its own
+    for _ in range(5000):
+        limiter.succeeded("/a")
+    assert limiter.allowance("/a") == 100.0
+
+
+def test_a_lowered_part_makes_the_next_request_wait_for_the_window() -> None:
+    clock = FakeClock()
+    limiter = SlidingWindowRateLimiter(4, window=10.0, clock=clock, sleep=clock.sleep)
+    for _ in range(3):  # t = 100, 101, 102
+        limiter.acquire("/a")
+        clock.now += 1
+    limiter.rate_limited("/a")  # part 4 -> 2: two of the three requests must leave the window first
+    assert limiter.acquire("/a") == pytest.approx(8.0)  # at t=103, the second one leaves at t=111
+
+
+class EmulatorTime:
+    """The emulator's clock as a clock and a sleep that moves it: waiting a window takes no real time."""
+
+    def __init__(self, emu: TikTokEmulator) -> None:
+        self.clock = emu.clock
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.clock.now()
+
+    def sleep(self, seconds: float) -> None:
+        self.clock.advance(seconds)
+
+    def hook_sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.clock.advance(seconds)
+
+
+def test_a_429_without_retry_after_waits_for_the_window_and_continues_on_the_same_cursor(
+    emu: TikTokEmulator, link: Callable[..., str], make_hook: Callable[..., TikTokHook]
+) -> None:
+    emu.configure(rate_limit_per_minute=2, rate_window_seconds=60.0)  # 3 pages: the third must wait
+    clock = EmulatorTime(emu)
+    limiter = SlidingWindowRateLimiter(600, clock=clock, sleep=clock.sleep)  # believes the app is its alone
+    hook = make_hook(link(), limiter=limiter, sleep=clock.hook_sleep)
+    sent: list[tuple[int | None, int]] = []
+    retry_after: list[str | None] = []
+
+    def record(response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        sent.append((json.loads(response.request.body or "{}").get("cursor"), response.status_code))
+        retry_after.append(response.headers.get("Retry-After"))
+
+    hook.session.hooks["response"].append(record)
+    started = clock()
+    videos = list(hook.iter_videos())
+    assert [v["id"] for v in videos] == [v["id"] for v in emu.target_users[0].videos]
+    accepted = [cursor for cursor, status in sent if status == 200]
+    refused = [cursor for cursor, status in sent if status == 429]
+    assert len(accepted) == len(set(accepted)) == 3  # no page fetched twice
+    assert refused
+    assert set(refused) == {accepted[-1]}  # only the third page waited, on its own cursor
+    assert clock() - started >= 60.0 - 1  # it waited until the first request left the window
+    assert hook.transport.attempts == len(sent)
+    assert len(clock.slept) == len(refused)
+    assert set(retry_after) == {None}  # the emulator's default, as TikTok documents none
+
+
+WORKERS = 4
+
+
+def _run_workers(emu: TikTokEmulator, share: int) -> list[RecordedRequest]:
+    """Four workers list one account each, splitting the app's budget as ``share``; returns the requests.
+
+    Each has its own limiter and session and shares nothing with the others but the app, as separate
+    worker processes do (threads here: a process would spend a minute importing Airflow on this machine).
+    """
+    tokens = [emu.issue_tokens(user.open_id)["access_token"] for user in emu.target_users[:WORKERS]]
+    hooks = [
+        TikTokHook(limiter=SlidingWindowRateLimiter(20, 2.0, share=share), max_retries=0) for _ in tokens
+    ]
+    counts: list[int] = []
+    emu.reset_requests()
+
+    def work(hook: TikTokHook, token: str) -> None:
+        counts.append(sum(1 for _ in hook.iter_videos(fields=["id"], access_token=token)))
+
+    threads = [threading.Thread(target=work, args=pair) for pair in zip(hooks, tokens, strict=True)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=240)
+    for hook in hooks:
+        hook.close()
+    assert counts == [300] * WORKERS
+    return [r for r in emu.requests if r.path == VIDEO_LIST_PATH]
+
+
+def test_workers_that_split_the_budget_stay_under_the_limit_where_lone_ones_overrun_it(
+    tiktok_emulator_factory: Callable[..., TikTokEmulator],
+    monkeypatch: pytest.MonkeyPatch,
+    app_json: Callable[..., str],
+) -> None:
+    emu = tiktok_emulator_factory(users=WORKERS, videos=300, non_target_users=0)
+    emu.configure(rate_limit_per_minute=20, rate_window_seconds=2.0)  # the app: 20 per 2 s per endpoint
+    monkeypatch.setenv("AIRFLOW_CONN_TIKTOK_DEFAULT", app_json(emu))
+    split = _run_workers(emu, share=WORKERS)
+    alone = _run_workers(emu, share=1)
+    for seen in (split, alone):  # every page exactly once per account, 429s or not
+        accepted = [r for r in seen if r.status == 200]
+        assert len(accepted) == WORKERS * 15
+        assert {r.open_id for r in accepted} == {u.open_id for u in emu.target_users[:WORKERS]}
+    refused_split = sum(r.status == 429 for r in split)
+    refused_alone = sum(r.status == 429 for r in alone)
+    # Split 4 ways the parts add up to 16 of the 20 per window; TikTok refuses only the few requests
+    # sent once the parts have grown back above that. Each believing it is alone, they overrun it.
+    assert refused_split <= len(split) // 10, (refused_split, refused_alone)
+    assert refused_alone > 2 * refused_split
+
+
+def test_the_app_connection_sets_the_budget_the_hook_splits(
+    emu: TikTokEmulator, monkeypatch: pytest.MonkeyPatch, app_json: Callable[..., str]
+) -> None:
+    monkeypatch.setenv("AIRFLOW_CONN_TIKTOK_DEFAULT", app_json(emu, rate_limit=100, rate_window_seconds=10))
+    limiter = TikTokHook("tiktok_default", rate_share=4).limiter
+    assert (limiter.max_requests, limiter.window, limiter.fair) == (100, 10.0, 24.0)
+    assert TikTokHook("tiktok_default", rate_share=4).limiter is limiter  # one per budget and process
+    assert TikTokHook("tiktok_default", requests_per_minute=0).limiter.enabled is False
+    monkeypatch.setenv("AIRFLOW_CONN_TIKTOK_DEFAULT", app_json(emu, rate_limit="lots"))
+    with pytest.raises(TikTokConfigError, match="'tiktok_default': extra 'rate_limit' must be a positive"):
+        TikTokHook("tiktok_default").limiter  # noqa: B018 - reading it is the check

@@ -81,7 +81,7 @@ def test_refresh_grant_is_never_repeated_once_sent(
 def test_retry_after_is_honoured(
     emu: TikTokEmulator, link: Callable[..., str], make_hook: Callable[..., TikTokHook], sleeps: list[float]
 ) -> None:
-    emu.configure(rate_window_seconds=1.5)  # the 429 fault sends Retry-After: 2
+    emu.configure(rate_window_seconds=1.5, send_retry_after=True)  # the 429 fault sends Retry-After: 2
     hook = make_hook(link(), backoff_base=0.01, backoff_cap=5.0)
     emu.inject_fault("429", path=USER_INFO_PATH, nth=1)
     hook.get_user_info()
@@ -143,3 +143,15 @@ def test_stats_fields_are_asked_only_when_the_scope_allows(
     user = make_hook(link(scopes="user.info.basic,video.list")).get_user_info()
     assert "follower_count" not in user
     assert user["display_name"] == emu.target_users[0].display_name
+
+
+def test_spent_retries_say_what_failed_in_one_sentence_each(
+    emu: TikTokEmulator, link: Callable[..., str], make_hook: Callable[..., TikTokHook]
+) -> None:
+    hook = make_hook(link(), max_retries=1)
+    emu.inject_fault("500", path=USER_INFO_PATH, every=1)  # TikTok's message ends with a full stop
+    with pytest.raises(TikTokTransientError) as failed:
+        hook.get_user_info()
+    message = str(failed.value)
+    assert "still failing after 2 attempts: internal_error: Injected server error. This is usually" in message
+    assert ".." not in message

@@ -10,6 +10,7 @@ import io
 import json
 import uuid
 from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -23,7 +24,9 @@ from airflow_provider_tiktok.operators.tiktok import (
     SUMMARY_XCOM_KEY,
     TikTokToS3Operator,
 )
+from airflow_provider_tiktok.report_scratch import task_scratch_root
 from airflow_provider_tiktok.reports import ACCOUNT_COLUMNS, VIDEO_COLUMNS, iso_utc, unescape_formula
+from airflow_provider_tiktok.s3_errors import TikTokS3Error
 from airflow_provider_tiktok.testing.connections import account_connection, app_connection
 from airflow_provider_tiktok.tokens import TokenSet
 
@@ -374,7 +377,52 @@ def test_second_upload_failing_removes_the_first(
         real_load_file(filename, key, **kwargs)
 
     monkeypatch.setattr(operator.s3_hook, "load_file", flaky_load_file)
-    with pytest.raises(ConnectionError):
+    with pytest.raises(TikTokS3Error, match=r"account_stats\.csv failed \(ConnectionError: S3 went away\)"):
         run(operator)
     assert len(calls) == 2
     assert keys_in(s3, bucket) == []
+
+
+class AttemptTaskInstance(RecordingTaskInstance):
+    """A task instance with the identity of a real one (dag, run, task, map index, try number)."""
+
+    def __init__(self, run_id: str, try_number: int) -> None:
+        super().__init__()
+        self.dag_id, self.run_id, self.task_id, self.map_index = "tiktok_daily_report", run_id, "report", 3
+        self.try_number = try_number
+
+
+def test_the_next_try_removes_what_a_killed_attempt_left_in_the_temporary_folder(
+    account: str, bucket: str, s3: Any
+) -> None:
+    run_id = f"scheduled__2026-11-30T02:00:00+00:00-{uuid.uuid4().hex[:8]}"
+    root = task_scratch_root(AttemptTaskInstance(run_id, 1), "report")
+    killed = root / "try-1"  # what a SIGKILLed first try leaves: its half-written CSVs
+    killed.mkdir(parents=True)
+    (killed / "tiktok-abc123.csv").write_text("report_date,fetched_at\n2026-11-30,", encoding="utf-8")
+    written: list[str] = []
+    operator = make_operator(account, bucket)
+    real_load_file = operator.s3_hook.load_file
+
+    def load_file(filename: str, key: str, **kwargs: Any) -> None:
+        written.append(filename)
+        real_load_file(filename, key, **kwargs)
+
+    operator.s3_hook.load_file = load_file  # type: ignore[method-assign] # records where the CSVs were
+    operator.execute({"ti": AttemptTaskInstance(run_id, 2)})  # type: ignore[typeddict-item]
+    assert not killed.exists()
+    assert [Path(name).parent for name in written] == [root / "try-2"] * 2
+    assert list(root.iterdir()) == []  # and the second try cleaned up after itself
+    assert len(keys_in(s3, bucket)) == 2
+
+
+def test_a_failed_upload_names_the_bucket_the_key_and_what_to_do(account: str, s3: Any) -> None:
+    missing = f"no-such-bucket-{uuid.uuid4().hex[:8]}"
+    operator = make_operator(account, missing)
+    with pytest.raises(TikTokS3Error) as failed:
+        run(operator)
+    message = str(failed.value)
+    assert f"to s3://{missing}/tiktok/video_stats/dt={yesterday()}/account=" in message
+    assert "/video_stats.csv failed (NoSuchBucket: " in message
+    assert f"Check that bucket '{missing}' exists and that connection 'aws_test' may write to it" in message
+    assert "account @" in message

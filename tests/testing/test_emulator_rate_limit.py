@@ -20,7 +20,7 @@ def _status(flow: Flow, token: str, path: str = VIDEO) -> int:
 def test_limit_per_endpoint_with_retry_after_then_the_window_slides(flow: Flow, emu: TikTokEmulator) -> None:
     # A window far longer than the test takes, slid by the emulator's clock: however slow the machine,
     # the three requests share one window, and only the clock ends it.
-    emu.configure(rate_limit_per_minute=3, rate_window_seconds=60)
+    emu.configure(rate_limit_per_minute=3, rate_window_seconds=60, send_retry_after=True)
     token = flow.tokens()["access_token"]
     assert [_status(flow, token) for _ in range(3)] == [200, 200, 200]
     limited = flow.api(token, VIDEO, "id")
@@ -34,8 +34,20 @@ def test_limit_per_endpoint_with_retry_after_then_the_window_slides(flow: Flow, 
     assert _status(flow, token) == 200
 
 
-def test_retry_after_can_be_switched_off(flow: Flow, emu: TikTokEmulator) -> None:
-    emu.configure(rate_limit_per_minute=1, rate_window_seconds=5, send_retry_after=False)
+def test_the_window_slides_instead_of_resetting(flow: Flow, emu: TikTokEmulator) -> None:
+    emu.configure(rate_limit_per_minute=2, rate_window_seconds=60)
+    token = flow.tokens()["access_token"]
+    assert _status(flow, token) == 200  # t = 0
+    emu.clock.advance(40)
+    assert [_status(flow, token), _status(flow, token)] == [200, 429]  # t = 40: the first still counts
+    emu.clock.advance(21)  # t = 61: only the first request left the window, not the one at t = 40
+    assert [_status(flow, token), _status(flow, token)] == [200, 429]
+
+
+def test_retry_after_is_off_by_default_as_tiktok_does_not_document_it(
+    flow: Flow, emu: TikTokEmulator
+) -> None:
+    emu.configure(rate_limit_per_minute=1, rate_window_seconds=5)
     token = flow.tokens()["access_token"]
     assert _status(flow, token) == 200
     limited = flow.api(token, VIDEO, "id")

@@ -110,7 +110,9 @@ def _display(state: EmulatorState, request: Request, grant: Grant, *, empty: boo
 def _rate_limited(state: EmulatorState, request: Request, grant: Grant) -> Response | None:
     cfg = state.config
     key = (request.path,) if cfg.rate_limit_scope == "app" else (request.path, request.authorization)
-    wait = state.limiter.admit(key, limit=cfg.rate_limit_per_minute, window=cfg.rate_window_seconds)
+    wait = state.limiter.admit(
+        key, now=state.clock.now(), limit=cfg.rate_limit_per_minute, window=cfg.rate_window_seconds
+    )
     if wait is None:
         return None
     return too_many(state, request.path, wait, open_id=grant.open_id)

@@ -60,7 +60,9 @@ class EmulatorConfig:
     rate_limit_per_minute: int = _knob(600, "requests per window per display endpoint (0 = unlimited)")
     rate_limit_scope: str = _knob("app", "rate limit key: app or token")
     rate_window_seconds: float = _knob(60.0, "length of the sliding rate-limit window, seconds")
-    send_retry_after: bool = _knob(True, "send a Retry-After header with 429 responses")
+    send_retry_after: bool = _knob(
+        False, "send a Retry-After header with 429 responses (TikTok: undocumented)"
+    )
     hang_seconds: float = _knob(60.0, "how long a 'timeout' fault holds the request before closing")
     client_token_ttl: int = _knob(7200, "client access token lifetime, seconds (client_credentials grant)")
     record_limit: int = _knob(100_000, "recorded requests kept (oldest dropped; counters are exact)")

@@ -3,34 +3,28 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections import deque
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from collections.abc import Callable
 
 
 class SlidingWindowLimiter:
-    """Counts accepted requests per key over the last ``window`` seconds of ``clock``.
+    """Counts accepted requests per key over the last ``window`` seconds of the emulator's clock.
 
-    :param clock: seconds now; the emulator passes its :class:`~.clock.Clock`, so advancing that clock
-        slides the windows too (tests drive it instead of sleeping).
+    Refused requests are not counted (TikTok does not say whether it counts them). The emulator's clock
+    ticks in real time, so a window slides as at TikTok, and a test can ``clock.advance`` past it.
     """
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
-        self._clock = clock
+    def __init__(self) -> None:
         self._lock = threading.Lock()
         self._hits: dict[tuple[str, ...], deque[float]] = {}
 
-    def admit(self, key: tuple[str, ...], *, limit: int, window: float) -> float | None:
+    def admit(self, key: tuple[str, ...], *, now: float, limit: int, window: float) -> float | None:
         """Record a request under ``key``; None when admitted, else seconds until a slot frees up.
 
-        ``limit``: requests allowed per window (0 = unlimited); ``window``: window length, seconds.
+        ``now``: the emulator's time; ``limit``: requests allowed per window (0 = unlimited); ``window``:
+        window length, seconds.
         """
         if limit <= 0:
             return None
-        now = self._clock()
         with self._lock:
             hits = self._hits.setdefault(key, deque())
             while hits and hits[0] <= now - window:

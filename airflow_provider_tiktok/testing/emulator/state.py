@@ -30,7 +30,7 @@ class EmulatorState:
         self.users_by_id = {user.open_id: user for user in self.users}
         self.tokens = TokenBook()
         self.faults = FaultBook(config.seed)
-        self.limiter = SlidingWindowLimiter(self.clock.now)
+        self.limiter = SlidingWindowLimiter()
         self.log = RequestLog(config.record_limit)
         self.stopping = threading.Event()
         self._config_lock = threading.Lock()
