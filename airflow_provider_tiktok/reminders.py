@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_tiktok.connections import report_status_variable_key
-from airflow_provider_tiktok.errors import TikTokConfigError, TikTokError
+from airflow_provider_tiktok.errors import TikTokConfigError, TikTokError, failure_cause
 from airflow_provider_tiktok.report_status import parse_report_status
 
 if TYPE_CHECKING:
@@ -167,7 +167,9 @@ def read_condition(store: TokenStore, conn_id: str, now: datetime) -> AccountCon
     report = parse_report_status(store.backend.get_variable(report_status_variable_key(conn_id)))
     broken = None
     if failure is not None:
-        broken = f"TikTok refused to renew its access ({failure.get('message') or 'refused'})"
+        # The recorded message ends with its own "To fix: relink …"; the reminder says what to do itself.
+        cause = failure_cause(str(failure.get("message") or "refused"), info.label).rstrip(".")
+        broken = f"TikTok refused to renew its access ({cause[:1].lower() + cause[1:]})"
     elif report.needs_relink_since(tokens.issued_at) and report.last_run is not None:
         broken = f"TikTok refused its token in the report of {report.last_run.report_date}"
     elif tokens.refresh_expired(now):

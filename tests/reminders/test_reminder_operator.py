@@ -117,7 +117,11 @@ def test_broken_accounts_are_told_once_whatever_broke_them(
     refused = link("refused", 150, display_name="Refused")
     reported = link("reported", 150, display_name="Reported")
     Variable.set("tiktok_accounts", json.dumps([refused, reported, "tiktok_account_gone"]))
-    TokenStore().record_refresh_failure(refused, "Relink TikTok account @refused: invalid_grant.")
+    TokenStore().record_refresh_failure(
+        refused,
+        "Relink TikTok account @refused: its refresh token is no longer valid (invalid_grant: revoked). "
+        "To fix: relink account @refused at http://localhost:8080/plugin/tiktok-accounts.",
+    )
     status = {
         "last_run": {
             "report_date": "2026-11-30",
@@ -131,7 +135,11 @@ def test_broken_accounts_are_told_once_whatever_broke_them(
     try:
         assert run_task()["sent"] == {refused: "broken", reported: "broken", "tiktok_account_gone": "broken"}
         mails = {m.subject.split("(connection ")[1].split(")")[0]: m for m in smtp_notifier.wait_for(3)}
-        assert "invalid_grant" in mails[refused].body
+        assert (
+            "renew its access (its refresh token is no longer valid (invalid_grant: revoked))"
+            in mails[refused].body
+        )
+        assert "To fix" not in mails[refused].body  # the reminder's own "What to do" says it, once
         assert "refused its token in the report of 2026-11-30" in mails[reported].body
         assert "connection cannot be read" in mails["tiktok_account_gone"].body
         assert run_task()["sent"] == {}  # still broken: no second message
