@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from airflow.sdk import Asset
 
     from airflow_provider_tiktok.tokens import StorageBackend
+    from airflow_provider_tiktok.xcom import PreparedRun, ReportKwargs, ReportRun
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +128,7 @@ def _s3_reason(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def report_kwargs(settings: ReportSettings, conn_id: str, report_date: str) -> dict[str, Any]:
+def report_kwargs(settings: ReportSettings, conn_id: str, report_date: str) -> ReportKwargs:
     """Keyword arguments of one account's mapped report task."""
     return {
         "account_conn_id": conn_id,
@@ -144,7 +145,7 @@ def report_kwargs(settings: ReportSettings, conn_id: str, report_date: str) -> d
 
 def prepare_run(
     context: Mapping[str, Any], *, default_timezone: str, backend: StorageBackend | None = None
-) -> dict[str, Any]:
+) -> PreparedRun:
     """Resolve settings, accounts and report date of a run (the DAG's first task).
 
     Raises :class:`~airflow_provider_tiktok.errors.TikTokConfigError` with a message saying what to
@@ -186,7 +187,7 @@ def prepare_run(
     manifest_key = fill_key(settings.manifest_key_template, report_date=report_date)
     check_distinct_keys(_run_keys(store, settings, accounts, report_date), manifest_key)
     check_bucket_writable(settings.bucket, settings.aws_conn_id, probe_key=f"{manifest_key}.prepare-probe")
-    run = {
+    run: ReportRun = {
         **settings.to_dict(),
         "report_date": report_date,
         "accounts": accounts,
@@ -200,7 +201,7 @@ def prepare_run(
 
 
 def finalize_run(
-    run: Mapping[str, Any],
+    run: ReportRun,
     context: Mapping[str, Any],
     *,
     asset: Asset,
@@ -242,7 +243,7 @@ def finalize_run(
     return {"manifest_uri": uri, "totals": manifest["totals"]}
 
 
-def _previous_manifest(run: Mapping[str, Any]) -> dict[str, Any] | None:
+def _previous_manifest(run: ReportRun) -> dict[str, Any] | None:
     """The date's manifest written by an earlier run, if any (a rerun of fewer accounts keeps the rest)."""
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
@@ -257,7 +258,7 @@ def _previous_manifest(run: Mapping[str, Any]) -> dict[str, Any] | None:
     return previous if isinstance(previous, dict) else None
 
 
-def _upload_manifest(run: Mapping[str, Any], manifest: Mapping[str, Any]) -> str:
+def _upload_manifest(run: ReportRun, manifest: Mapping[str, Any]) -> str:
     """Upload the manifest (replacing an earlier run's) and return its ``s3://`` URI."""
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 

@@ -26,7 +26,7 @@ import os
 import re
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from airflow_provider_tiktok.errors import TikTokConfigError, TikTokRunConfigError
@@ -40,6 +40,8 @@ from airflow_provider_tiktok.s3_keys import (
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
+
+    from airflow_provider_tiktok.xcom import RunSettings
 
 SETTINGS_VARIABLE = "tiktok_report_settings"
 SCHEDULE_ENV = "TIKTOK_REPORT_SCHEDULE"
@@ -100,9 +102,9 @@ class ReportSettings:
     encrypt: bool
     formula_escaping: str
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> RunSettings:
         """JSON-ready dict (XCom)."""
-        return asdict(self)
+        return cast("RunSettings", asdict(self))
 
 
 def _is_set(value: Any) -> bool:
