@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_tiktok.connections import REGISTRY_VARIABLE, connection_extra, parse_registry
 from airflow_provider_tiktok.errors import TikTokRunConfigError, accounts_page_url
+from airflow_provider_tiktok.report_dates import run_report_date
 from airflow_provider_tiktok.report_manifest import as_list, build_manifest, carry_over, failure_message
 from airflow_provider_tiktok.report_settings import (
     SETTINGS_VARIABLE,
@@ -21,7 +22,6 @@ from airflow_provider_tiktok.report_settings import (
     check_map_length,
     parse_settings_variable,
     resolve_settings,
-    run_report_date,
     select_accounts,
 )
 from airflow_provider_tiktok.s3_keys import fill_key

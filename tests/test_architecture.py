@@ -26,7 +26,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("", "errors", "airflow_compat", "ratelimit", "reports", "report_status", "xcom"),
     ("models",),
     ("connections",),
-    ("tokens", "s3_keys"),
+    ("tokens", "s3_keys", "report_dates"),
     ("token_refresh", "hooks._transport"),
     ("hooks", "hooks.tiktok"),
     ("operators", "operators.refresh", "operators.tiktok", "linking"),

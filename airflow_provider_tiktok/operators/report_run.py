@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator, TriggerRule
 
 from airflow_provider_tiktok.airflow_compat import AirflowFailException
-from airflow_provider_tiktok.report_settings import DEFAULT_TIMEZONE
+from airflow_provider_tiktok.report_dates import DEFAULT_TIMEZONE
 from airflow_provider_tiktok.xcom import ACCOUNTS_XCOM_KEY, RUN_XCOM_KEY
 
 if TYPE_CHECKING:
