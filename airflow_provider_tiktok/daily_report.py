@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from airflow_provider_tiktok.connections import REGISTRY_VARIABLE, connection_extra, parse_registry
 from airflow_provider_tiktok.errors import TikTokRunConfigError, accounts_page_url
 from airflow_provider_tiktok.ratelimit import PARALLEL_REPORTS
+from airflow_provider_tiktok.report_dates import run_report_date
 from airflow_provider_tiktok.report_manifest import as_list, build_manifest, carry_over, failure_message
 from airflow_provider_tiktok.report_settings import (
     SETTINGS_VARIABLE,
@@ -22,7 +23,6 @@ from airflow_provider_tiktok.report_settings import (
     check_map_length,
     parse_settings_variable,
     resolve_settings,
-    run_report_date,
     select_accounts,
 )
 from airflow_provider_tiktok.s3_errors import s3_reason
@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from airflow.sdk import Asset
 
     from airflow_provider_tiktok.tokens import StorageBackend
+    from airflow_provider_tiktok.xcom import PreparedRun, ReportKwargs, ReportRun
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +124,7 @@ def check_bucket_writable(bucket: str, aws_conn_id: str, *, probe_key: str) -> N
 
 def report_kwargs(
     settings: ReportSettings, conn_id: str, report_date: str, accounts: int = 1
-) -> dict[str, Any]:
+) -> ReportKwargs:
     """Keyword arguments of one account's mapped report task.
 
     :param accounts: how many accounts the run reports (their tasks split the app's request budget).
@@ -144,7 +145,7 @@ def report_kwargs(
 
 def prepare_run(
     context: Mapping[str, Any], *, default_timezone: str, backend: StorageBackend | None = None
-) -> dict[str, Any]:
+) -> PreparedRun:
     """Resolve settings, accounts and report date of a run (the DAG's first task).
 
     Raises :class:`~airflow_provider_tiktok.errors.TikTokConfigError` with a message saying what to
@@ -186,7 +187,7 @@ def prepare_run(
     manifest_key = fill_key(settings.manifest_key_template, report_date=report_date)
     check_distinct_keys(_run_keys(store, settings, accounts, report_date), manifest_key)
     check_bucket_writable(settings.bucket, settings.aws_conn_id, probe_key=f"{manifest_key}.prepare-probe")
-    run = {
+    run: ReportRun = {
         **settings.to_dict(),
         "report_date": report_date,
         "accounts": accounts,
@@ -202,7 +203,7 @@ def prepare_run(
 
 
 def finalize_run(
-    run: Mapping[str, Any],
+    run: ReportRun,
     context: Mapping[str, Any],
     *,
     asset: Asset,
@@ -244,7 +245,7 @@ def finalize_run(
     return {"manifest_uri": uri, "totals": manifest["totals"]}
 
 
-def _previous_manifest(run: Mapping[str, Any]) -> dict[str, Any] | None:
+def _previous_manifest(run: ReportRun) -> dict[str, Any] | None:
     """The date's manifest written by an earlier run, if any (a rerun of fewer accounts keeps the rest)."""
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
@@ -259,7 +260,7 @@ def _previous_manifest(run: Mapping[str, Any]) -> dict[str, Any] | None:
     return previous if isinstance(previous, dict) else None
 
 
-def _upload_manifest(run: Mapping[str, Any], manifest: Mapping[str, Any]) -> str:
+def _upload_manifest(run: ReportRun, manifest: Mapping[str, Any]) -> str:
     """Upload the manifest (replacing an earlier run's) and return its ``s3://`` URI."""
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 

@@ -17,6 +17,8 @@ from airflow_provider_tiktok.errors import TikTokConfigError
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from airflow_provider_tiktok.xcom import RefreshSummary
+
 DEFAULT_API_BASE_URL = "https://open.tiktokapis.com"
 DEFAULT_AUTH_BASE_URL = "https://www.tiktok.com"
 #: TikTok's documented Display API limit: 600 requests per minute per endpoint (TIKTOK_API.md section 4).
@@ -273,13 +275,18 @@ class RefreshOutcome:
     refresh_expiry_assumed: bool
     warning: str | None = None
 
-    def to_summary(self) -> dict[str, Any]:
+    def to_summary(self) -> RefreshSummary:
         """JSON-ready dict for XCom."""
-        data = asdict(self)
-        data["access_token_expires_at"] = self.access_token_expires_at.isoformat()
-        data["refresh_token_expires_at"] = self.refresh_token_expires_at.isoformat()
-        data["refresh_days_left"] = round(self.refresh_days_left, 2)
-        return data
+        return {
+            "conn_id": self.conn_id,
+            "account": self.account,
+            "refreshed": self.refreshed,
+            "access_token_expires_at": self.access_token_expires_at.isoformat(),
+            "refresh_token_expires_at": self.refresh_token_expires_at.isoformat(),
+            "refresh_days_left": round(self.refresh_days_left, 2),
+            "refresh_expiry_assumed": self.refresh_expiry_assumed,
+            "warning": self.warning,
+        }
 
 
 def _token_field(resp: dict[str, Any], name: str) -> str:

@@ -42,7 +42,7 @@ from airflow_provider_tiktok.operators.report_run import (
 )
 from airflow_provider_tiktok.operators.tiktok import MAP_INDEX_TEMPLATE, TikTokToS3Operator
 from airflow_provider_tiktok.ratelimit import PARALLEL_REPORTS
-from airflow_provider_tiktok.report_settings import schedule_from_env
+from airflow_provider_tiktok.report_dates import schedule_from_env
 from airflow_provider_tiktok.xcom import ACCOUNTS_XCOM_KEY
 
 CRON, TIMEZONE = schedule_from_env()

@@ -23,10 +23,20 @@ NAME = PACKAGE.name
 #: it; ``testing`` (the emulator extra) is on top, so nothing in the product imports it. A name ending in
 #: ``.*`` covers a subpackage.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("", "errors", "airflow_compat", "ratelimit", "reports", "report_status", "xcom", "lineage", "report_scratch"),
+    (
+        "",
+        "errors",
+        "airflow_compat",
+        "ratelimit",
+        "reports",
+        "report_status",
+        "xcom",
+        "lineage",
+        "report_scratch",
+    ),
     ("models", "s3_errors"),
     ("connections",),
-    ("tokens", "s3_keys"),
+    ("tokens", "s3_keys", "report_dates"),
     ("token_refresh", "hooks._transport", "reminders"),
     ("reminder_message",),
     ("reminder_delivery",),

@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 
     from airflow.sdk import Context, XComArg
 
+    from airflow_provider_tiktok.xcom import RefreshResult
+
 
 class TikTokRefreshTokensOperator(BaseOperator):
     """Refresh the tokens of linked TikTok accounts whose access token is about to expire.
@@ -77,9 +79,9 @@ class TikTokRefreshTokensOperator(BaseOperator):
         self.fail_on_error = fail_on_error
         self.hook_kwargs = hook_kwargs or {}
 
-    def execute(self, context: Context) -> dict[str, Any]:
+    def execute(self, context: Context) -> RefreshResult:
         """Refresh every listed account that needs it; see the class docstring for failure semantics."""
-        result: dict[str, Any] = {"refreshed": [], "unchanged": [], "failed": {}, "accounts": {}}
+        result: RefreshResult = {"refreshed": [], "unchanged": [], "failed": {}, "accounts": {}}
         for conn_id in self.resolve_conn_ids():
             self._refresh_one(conn_id, result)
         self._report(result)
@@ -97,7 +99,7 @@ class TikTokRefreshTokensOperator(BaseOperator):
             ids = json.loads(text) if text.startswith("[") else [p for p in text.split(",")]
         return list(dict.fromkeys(str(i).strip() for i in ids if str(i).strip()))
 
-    def _refresh_one(self, conn_id: str, result: dict[str, Any]) -> None:
+    def _refresh_one(self, conn_id: str, result: RefreshResult) -> None:
         # Imported here: the DAG file imports this module at parse time, the HTTP stack is not needed then.
         from airflow_provider_tiktok.hooks.tiktok import TikTokHook
 
@@ -115,7 +117,7 @@ class TikTokRefreshTokensOperator(BaseOperator):
         result["refreshed" if outcome.refreshed else "unchanged"].append(conn_id)
         result["accounts"][conn_id] = outcome.to_summary()
 
-    def _report(self, result: dict[str, Any]) -> None:
+    def _report(self, result: RefreshResult) -> None:
         self.log.info(
             "TikTok token refresh: %d refreshed, %d still valid, %d failed",
             len(result["refreshed"]),

@@ -17,11 +17,13 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator, TriggerRule
 
 from airflow_provider_tiktok.airflow_compat import AirflowFailException
-from airflow_provider_tiktok.report_settings import DEFAULT_TIMEZONE
+from airflow_provider_tiktok.report_dates import DEFAULT_TIMEZONE
 from airflow_provider_tiktok.xcom import ACCOUNTS_XCOM_KEY, RUN_XCOM_KEY
 
 if TYPE_CHECKING:
     from airflow.sdk import Asset, Context
+
+    from airflow_provider_tiktok.xcom import ReportKwargs
 
 #: Task ids of the prepare task and of the mapped report task, as the DAG names them.
 PREPARE_TASK_ID = "prepare"
@@ -48,7 +50,7 @@ class TikTokReportPrepareOperator(BaseOperator):
         super().__init__(**kwargs)
         self.default_timezone = default_timezone
 
-    def execute(self, context: Context) -> list[dict[str, Any]]:
+    def execute(self, context: Context) -> list[ReportKwargs]:
         """Resolve the run and push its XComs; see the class docstring."""
         from airflow_provider_tiktok.daily_report import prepare_run
         from airflow_provider_tiktok.errors import TikTokConfigError, config_message
@@ -59,8 +61,7 @@ class TikTokReportPrepareOperator(BaseOperator):
             raise AirflowFailException(config_message(exc, self.dag_id)) from None
         context["ti"].xcom_push(key=ACCOUNTS_XCOM_KEY, value=prepared["accounts"])
         context["ti"].xcom_push(key=RUN_XCOM_KEY, value=prepared["run"])
-        report_kwargs: list[dict[str, Any]] = prepared["report_kwargs"]
-        return report_kwargs
+        return prepared["report_kwargs"]
 
 
 class TikTokReportFinalizeOperator(BaseOperator):

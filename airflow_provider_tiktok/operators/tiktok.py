@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from airflow_provider_tiktok.hooks.tiktok import TikTokHook
     from airflow_provider_tiktok.models import AccountInfo, TokenSet
     from airflow_provider_tiktok.reports import FormulaEscaping
+    from airflow_provider_tiktok.xcom import ReportError, ReportSummary
 
 #: Context variable holding the account label, for ``map_index_template``.
 ACCOUNT_LABEL_CONTEXT_KEY = "tiktok_account"
@@ -55,6 +56,8 @@ _BASIC_FIELDS = ("open_id", "display_name")
 _PROFILE_FIELDS = ("username",)
 _STATS_FIELDS = ("follower_count", "following_count", "likes_count", "video_count")
 _PROGRESS_EVERY = 10_000
+#: Fields of the summary that the status Variable keeps (the accounts page shows them).
+_STATUS_FIELDS = ("report_date", "rows", "keys", "written_at")
 
 
 class TikTokToS3Operator(BaseOperator):
@@ -322,7 +325,7 @@ class TikTokToS3Operator(BaseOperator):
 
         :param counts: video rows written and video rows skipped (invalid data from TikTok).
         """
-        summary = {
+        summary: ReportSummary = {
             "account_conn_id": self.account_conn_id,
             "account": info.label,
             "open_id": info.open_id,
@@ -334,7 +337,7 @@ class TikTokToS3Operator(BaseOperator):
             "written_at": iso_utc(datetime.now(timezone.utc)),
         }
         context["ti"].xcom_push(key=SUMMARY_XCOM_KEY, value=summary)
-        status = {k: summary[k] for k in ("report_date", "rows", "keys", "written_at")}
+        status: dict[str, Any] = {k: v for k, v in summary.items() if k in _STATUS_FIELDS}
         status["bucket"] = self.bucket
         self._record_status(status, report_date=report_date.isoformat(), error=None, needs_relink=False)
 
@@ -387,7 +390,7 @@ class TikTokToS3Operator(BaseOperator):
 
     def _push_error(self, context: Context, message: str) -> None:
         try:
-            value = {"account_conn_id": self.account_conn_id, "error": message}
+            value: ReportError = {"account_conn_id": self.account_conn_id, "error": message}
             context["ti"].xcom_push(key=ERROR_XCOM_KEY, value=value)
         except Exception:
             self.log.exception("Could not push the error summary to XCom")

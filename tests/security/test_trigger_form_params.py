@@ -66,7 +66,7 @@ def test_report_date_param_chooses_the_day_and_an_unfinished_day_is_refused(
 
 
 def test_scheduled_runs_still_report_their_logical_date() -> None:
-    from airflow_provider_tiktok.report_settings import run_report_date
+    from airflow_provider_tiktok.report_dates import run_report_date
 
     logical = datetime.combine(date(2026, 6, 1), time(2, 0), tzinfo=timezone.utc)
     assert run_report_date(logical, logical + timedelta(days=1), "UTC") == date(2026, 6, 1)
