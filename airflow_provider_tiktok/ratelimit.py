@@ -5,9 +5,9 @@ workers reach nothing in common that could count requests atomically (a task has
 Variables have no compare-and-set), so the budget is split instead: a process that knows ``share``
 processes run at once takes ``max_requests / share - 1`` per window (the ``- 1`` absorbs the skew between
 send and arrival times), which keeps the group under the limit without talking to each other. The part
-then adapts (AIMD): each success grows it a little (a task left alone after the others finished speeds up
-to the whole budget), each 429 halves it (something else uses the app too), never below one request per
-window. See docs/reliability.md.
+then adapts (AIMD): each success grows it (a task started late or left alone after the others finished
+takes up what they leave, up to the whole budget), each 429 halves it (the group or something else is over
+the limit), never below one request per window. See docs/reliability.md.
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ DEFAULT_WINDOW = 60.0
 #: most that split the app's request budget, so each takes its part of it (the report's ``rate_share``).
 PARALLEL_REPORTS = 16
 #: How much a part grows per window of successes: this fraction of the fair part (or of itself, above it).
-GROWTH_PER_WINDOW = 0.1
+#: Fast, so tasks started late or left alone take up what others leave; a 429 halves it again.
+GROWTH_PER_WINDOW = 0.5
 #: What is left of a part after a 429.
 DECREASE_ON_429 = 0.5
 
@@ -106,7 +107,7 @@ class SlidingWindowRateLimiter:
     def succeeded(self, key: str) -> None:
         """Grow the part for ``key`` after an accepted request.
 
-        A window's worth of successes adds 10 % of the fair part (or of the part itself, once above it).
+        A window's worth of successes adds half the fair part (or of the part itself, once above it).
         """
         if not self.enabled:
             return
