@@ -53,10 +53,12 @@ COMPOSE_SETTINGS: dict[str, str] = {
 }
 
 #: Not in the compose file: a task whose worker died is declared lost after 20 s without a heartbeat
-#: (default 300 s), checked every 5 s.
+#: (default 300 s), checked every 5 s; a task queued but never started (its Celery message consumed while
+#: the database was down) is failed and retried after 60 s (default 600 s).
 STACK_TUNING: dict[str, str] = {
     "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "20",
     "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "5",
+    "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT": "60",
 }
 
 #: A cluster policy (airflow_local_settings.py): task retries seconds apart instead of the DAG's
