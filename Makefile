@@ -8,7 +8,7 @@ UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 CHROMIUM := /usr/bin/chromium
 PY_PATHS := airflow_provider_tiktok dev dags plugins tests bench compat
 
-.PHONY: help uv env browser lint typecheck pytest test demo bench airflow emulator compat clean
+.PHONY: help uv env browser stack-deps lint typecheck pytest test test-stack demo bench airflow emulator compat clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -28,6 +28,13 @@ browser: ## Install Debian's Chromium (and an emoji font for screenshots) for th
 	fi
 	@$(CHROMIUM) --version
 
+stack-deps: ## Install Debian's PostgreSQL and Redis for the stack tests (needs root or sudo)
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || ! command -v redis-server >/dev/null; then \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] && echo "" || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq postgresql redis-server >/dev/null; \
+	fi
+	@ls /usr/lib/postgresql/*/bin/initdb && redis-server --version
+
 lint: env ## ruff lint + format check
 	$(UV) run --frozen ruff check $(PY_PATHS)
 	$(UV) run --frozen ruff format --check $(PY_PATHS)
@@ -35,10 +42,13 @@ lint: env ## ruff lint + format check
 typecheck: env ## mypy
 	$(UV) run --frozen mypy
 
-pytest: env browser ## pytest only
-	$(UV) run --frozen pytest $(PYTEST_ARGS)
+pytest: env browser ## pytest only (the stack tests have their own target)
+	$(UV) run --frozen pytest --ignore=tests/stack $(PYTEST_ARGS)
 
-test: lint typecheck pytest ## Lint, type check and run every test
+test: lint typecheck pytest ## Lint, type check and run every test but the stack tests
+
+test-stack: env browser stack-deps ## The compose deployment natively: PostgreSQL, Redis, CeleryExecutor (2 workers), FAB
+	$(UV) run --frozen pytest tests/stack -rA $(PYTEST_ARGS)
 
 demo: env ## The daily report on embedded defaults: emulator + moto_server, 3 linked accounts, yesterday's CSVs (KEEP=1 keeps them)
 	$(UV) run --frozen python -m dev.demo $(if $(KEEP),--keep)

@@ -292,15 +292,22 @@ class AirflowStack:
         log_dir.mkdir(parents=True, exist_ok=True)
         handle = (log_dir / f"{component}.out").open("ab")
         self._log_files.append(handle)
-        flags = ["--skip-serve-logs"] if component in SKIP_SERVE_LOGS else []
         self._processes[component] = subprocess.Popen(
-            [sys.executable, "-m", "airflow", component, *flags],
-            env=self.env,
+            [sys.executable, "-m", "airflow", *self._component_args(component)],
+            env=self._component_env(component),
             stdout=handle,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
+
+    def _component_args(self, component: str) -> list[str]:
+        """The ``airflow`` arguments that start ``component`` (subclasses add their own components)."""
+        return [component, "--skip-serve-logs"] if component in SKIP_SERVE_LOGS else [component]
+
+    def _component_env(self, component: str) -> dict[str, str]:
+        """The environment of ``component``: the stack's, the same for every component here."""
+        return self.env
 
     def _wait_until_healthy(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
