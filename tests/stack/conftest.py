@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING
 import pytest
 
 from airflow_provider_tiktok.connections import REGISTRY_VARIABLE
-from dev.celery_stack import CeleryStack
 from airflow_provider_tiktok.testing.connections import app_connection
 from airflow_provider_tiktok.testing.emulator import EmulatorConfig, TikTokEmulator
+from dev.celery_stack import CeleryStack
 from dev.moto_s3 import MotoS3Server
 from dev.ports import free_port
 from tests.scheduler.linking_env import APP_CONN_ID, link_through_code_flow

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from dev.celery_stack import CeleryStack
     from airflow_provider_tiktok.testing.emulator import TikTokEmulator
+    from dev.celery_stack import CeleryStack
 
 REPO = Path(__file__).resolve().parents[2]
 #: The shipped daily report and the concurrent-refresh test DAG (copied into one folder by the fixture).
