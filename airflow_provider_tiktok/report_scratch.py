@@ -64,6 +64,17 @@ def attempt_scratch(ti: Any, task_id: str, base: Path | None = None) -> Iterator
         yield mine
     finally:
         shutil.rmtree(mine, ignore_errors=True)
+        _remove_empty(root, stop=root.parents[3])
+
+
+def _remove_empty(folder: Path, *, stop: Path) -> None:
+    """Remove ``folder`` and its parents below ``stop`` while they are empty (another try may use them)."""
+    while folder != stop:
+        try:
+            folder.rmdir()
+        except OSError:  # not empty, or gone: leave it
+            return
+        folder = folder.parent
 
 
 def _remove_earlier(root: Path, *, keep: Path) -> None:

@@ -72,7 +72,8 @@ FIELDS = (
     "id,create_time,title,video_description,duration,share_url,"
     "view_count,like_count,comment_count,share_count"
 ).split(",")
-USER_FIELDS = "open_id,display_name,username,follower_count,following_count,likes_count,video_count"
+# what the granted scopes allow (user.info.basic and user.info.stats), as the provider asks
+USER_FIELDS = "open_id,display_name,follower_count,following_count,likes_count,video_count"
 
 
 def write_videos(session, headers, writer):
@@ -265,9 +266,8 @@ def bench_handwritten(emu: TikTokEmulator, airflow: AirflowStack) -> None:
         for dag_id in (DAILY, HANDWRITTEN):
             run = run_dag(airflow, dag_id, day)
             day += 1
-            if run["state"] != "success":
-                print(f"  {dag_id} run {run['dag_run_id']} {run['state']}")
             times[dag_id].append(wall_seconds(run))
+            print(f"  {dag_id}: run {run['state']} in {times[dag_id][-1]:.1f}s", flush=True)
     daily, hand = min(times[DAILY]), min(times[HANDWRITTEN])
     print(
         f"  daily DAG {', '.join(f'{t:.1f}' for t in times[DAILY])} s; hand-written "

@@ -50,6 +50,18 @@ COMPOSE_SETTINGS: dict[str, str] = {
     "TIKTOK_REPORT_SCHEDULE": "02:00",
     "TIKTOK_REPORT_TIMEZONE": "UTC",
     "TIKTOK_REPORT_ASSET_URI": "s3://{bucket}/tiktok/video_stats",
+    # Relink reminders by e-mail; here to a loopback port nobody serves, so a due reminder is logged as
+    # not sent (tests/reminders/ proves delivery with a real SMTP server).
+    "AIRFLOW_CONN_SMTP_DEFAULT": (
+        '{{"conn_type": "smtp", "host": "127.0.0.1", "port": "{smtp_port}", "login": "", '
+        '"password": "{smtp_password}", "extra": {{"from_email": "airflow@localhost"}}}}'
+    ),
+    "AIRFLOW__TIKTOK__REMINDER_NOTIFIER": "airflow.providers.smtp.notifications.smtp.SmtpNotifier",
+    "AIRFLOW__TIKTOK__REMINDER_NOTIFIER_KWARGS": (
+        '{{"smtp_conn_id": "smtp_default", "to": "data-team@example.com", "subject": "{{subject}}", '
+        '"html_content": "{{html}}"}}'
+    ),
+    "AIRFLOW__TIKTOK__REMINDER_DAYS": "30,7,1",
 }
 
 #: Not in the compose file: a task whose worker died is declared lost after 20 s without a heartbeat
@@ -216,6 +228,8 @@ class CeleryStack(AirflowStack):
             api_url=self.api_url,
             aws_connection=self._aws_connection,
             bucket=self._bucket,
+            smtp_port=str(free_port()),
+            smtp_password=secrets.token_urlsafe(16),
         )
         # The scheduler's health server (compose: :8974 in its container) on loopback and a free port.
         settings["AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_HOST"] = "127.0.0.1"

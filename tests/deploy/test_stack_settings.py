@@ -1,6 +1,6 @@
 """The stack tests run with docker-compose.yaml's Airflow settings: one list, checked here, cannot drift.
 
-``COMPOSE_SETTINGS`` (airflow_provider_tiktok/testing/celery_stack.py) is what ``make test-stack`` sets;
+``COMPOSE_SETTINGS`` (dev/celery_stack.py) is what ``make test-stack`` sets;
 the compose file's ``x-airflow-common`` environment is what every Airflow container gets. Same keys; a
 literal value is the same value; a URL has the same scheme (driver); a JSON value the same fields.
 """
@@ -25,6 +25,8 @@ PLACEHOLDERS = {
     "api_url": "https://127.0.0.1:8443",
     "aws_connection": '{"conn_type": "aws", "login": "l", "password": "p", "extra": {"endpoint_url": "x"}}',
     "bucket": "tiktok-reports",
+    "smtp_port": "587",
+    "smtp_password": "pw",
 }
 
 
