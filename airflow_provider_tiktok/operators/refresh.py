@@ -30,10 +30,12 @@ if TYPE_CHECKING:
 class TikTokRefreshTokensOperator(BaseOperator):
     """Refresh the tokens of linked TikTok accounts whose access token is about to expire.
 
-    This is the only task that refreshes (report tasks never do), and ``max_active_tis_per_dag=1``
-    (the default here) lets at most one instance run at a time across every run of the DAG, daily
-    runs and backfills alike: TikTok rotates refresh tokens, so two concurrent refreshes of one
-    account would burn it. Put it upstream of the report tasks.
+    This is the usual refresher, ahead of the reports (a report renews its own token only when it
+    starts late, through the same :class:`~airflow_provider_tiktok.token_refresh.TokenKeeper` that
+    re-reads the store and settles races). ``max_active_tis_per_dag=1`` (the default here) lets at most
+    one instance run at a time across every run of the DAG, daily runs and backfills alike: TikTok
+    rotates refresh tokens, so concurrent refreshes of one account are kept rare. Put it upstream of the
+    report tasks.
 
     Failure semantics (decided so one broken account never blocks the others):
 
