@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass
 from email import message_from_bytes, policy
@@ -14,6 +15,9 @@ from dev.ports import free_port
 if TYPE_CHECKING:
     from email.message import EmailMessage
     from types import TracebackType
+
+# aiosmtpd logs every connection at INFO; the tests assert on the messages instead.
+logging.getLogger("mail.log").setLevel(logging.WARNING)
 
 
 @dataclass(frozen=True)
