@@ -12,6 +12,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from dev.ports import free_port, wait_for_port
+from dev.waiting import stop_process
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -76,12 +77,7 @@ class MotoS3Server:
 
     def stop(self) -> None:
         """Stop the server (idempotent)."""
-        if self._process and self._process.poll() is None:
-            self._process.terminate()
-            try:
-                self._process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
+        stop_process(self._process)
         self._process = None
 
     def is_running(self) -> bool:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dev.ports import free_port, wait_for_port
+from dev.waiting import stop_process
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -49,13 +50,7 @@ class RedisServer:
 
     def stop(self) -> None:
         """Stop the server and remove its directory (idempotent)."""
-        if self._process and self._process.poll() is None:
-            self._process.terminate()
-            try:
-                self._process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait(timeout=10)
+        stop_process(self._process)
         self._process = None
         shutil.rmtree(self.directory, ignore_errors=True)
 

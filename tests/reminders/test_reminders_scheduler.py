@@ -11,7 +11,6 @@ deadline, the page and what to do, and none holding a token.
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +21,7 @@ from airflow_provider_tiktok.reminder_message import utc_text
 from airflow_provider_tiktok.tokens import TokenSet
 from dev.airflow_stack import TERMINAL_RUN_STATES as TERMINAL
 from dev.airflow_stack import AirflowStack
+from dev.waiting import wait_until
 from tests.reminders.conftest import SMTP_KWARGS, SMTP_NOTIFIER
 from tests.reminders.smtp_sink import SmtpSink
 from tests.scheduler.linking_env import report_stack_env
@@ -80,13 +80,7 @@ def stack(emulator: TikTokEmulator, smtp: SmtpSink, moto_s3: str) -> Iterator[tu
 
 
 def _wait(condition: Callable[[], Any], what: str, airflow: AirflowStack, timeout: float = 600) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(2)  # polling the REST API for a condition, not standing in for one
-    raise TimeoutError(f"{what} within {timeout:.0f}s\n{airflow.logs_tail()}")
+    return wait_until(condition, timeout=timeout, what=what, interval=2, detail=airflow.logs_tail)
 
 
 def _run_to_the_end(airflow: AirflowStack, run_id: str) -> dict[str, str]:

@@ -24,6 +24,7 @@ from airflow_provider_tiktok.connections import refresh_failure_variable_key
 from airflow_provider_tiktok.hooks.tiktok import TOKEN_PATH, TikTokHook
 from airflow_provider_tiktok.tokens import TokenSet
 from dev.airflow_stack import AirflowStack
+from dev.waiting import wait_until
 from tests.scheduler.linking_env import APP_CONN_ID, app_connection_json, report_stack_env
 
 if TYPE_CHECKING:
@@ -77,13 +78,7 @@ def _dates() -> list[str]:
 
 
 def _wait(condition: Any, what: str, stack: AirflowStack, timeout: float = 900) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(2)
-    raise TimeoutError(f"{what} within {timeout:.0f}s\n{stack.logs_tail()}")
+    return wait_until(condition, timeout=timeout, what=what, interval=2, detail=stack.logs_tail)
 
 
 def _reports(stack: AirflowStack, runs: list[dict[str, Any]]) -> list[dict[str, Any]]:

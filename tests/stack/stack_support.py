@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from dev.waiting import wait_until as shared_wait_until
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -100,10 +101,4 @@ def wait_until(
     condition: Callable[[], Any], *, timeout: float, what: str, stack: CeleryStack | None = None
 ) -> Any:
     """Poll ``condition`` until it returns something truthy (returned); fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.5)
-    raise TimeoutError(f"waited {timeout:.0f}s for {what}\n{stack.logs_tail() if stack else ''}")
+    return shared_wait_until(condition, timeout=timeout, what=what, detail=stack.logs_tail if stack else None)
