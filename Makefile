@@ -19,7 +19,10 @@ uv:
 env: uv ## Create/refresh the virtualenv from uv.lock (Python packages only)
 	@# Reinstalling the (editable) project itself keeps its entry points in step with pyproject.toml: a
 	@# stale pytest11 entry point would load the emulator fixtures twice and stop pytest.
-	$(UV) sync --frozen --reinstall-package airflow-provider-tiktok
+	@# Bytecode is compiled as pip does in the image: without it every task process, CLI call and test
+	@# subprocess recompiles Airflow (about 5 CPU-seconds each), and this machine sets
+	@# PYTHONDONTWRITEBYTECODE=1, so nothing would ever cache it.
+	$(UV) sync --frozen --compile-bytecode --reinstall-package airflow-provider-tiktok
 
 browser: ## Install Debian's Chromium (and an emoji font for screenshots) for the browser tests (needs root or sudo)
 	@if [ ! -x $(CHROMIUM) ]; then \

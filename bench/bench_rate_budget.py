@@ -24,6 +24,7 @@ import json
 import math
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -190,6 +191,25 @@ def wall_seconds(run: dict[str, Any]) -> float:
     return (datetime.fromisoformat(run["end_date"]) - start).total_seconds()
 
 
+def timeline(airflow: AirflowStack, dag_id: str, run: dict[str, Any]) -> str:
+    """Where a run's time went: each task's first start and last end, in seconds from the run's start."""
+    begin = datetime.fromisoformat(run["start_date"])
+    spans: dict[str, list[float]] = {}
+    for ti in airflow.task_instances(dag_id, run["dag_run_id"]):
+        if ti["start_date"] and ti["end_date"]:
+            times = [
+                (datetime.fromisoformat(ti[k]) - begin).total_seconds()
+                for k in ("queued_when", "start_date", "end_date")
+            ]
+            task = "report_*" if ti["task_id"].startswith("report_") else ti["task_id"]
+            span = spans.setdefault(task, times)
+            spans[task] = [min(span[0], times[0]), min(span[1], times[1]), max(span[2], times[2])]
+    return ", ".join(
+        f"{task} queued {q:.1f}, ran {a:.1f}-{b:.1f}"
+        for task, (q, a, b) in sorted(spans.items(), key=lambda i: i[1])
+    )
+
+
 def report_tries(airflow: AirflowStack, run: dict[str, Any]) -> tuple[int, int]:
     """(failed report tasks, report tries beyond the first)."""
     tis = [t for t in airflow.task_instances(DAILY, run["dag_run_id"]) if t["task_id"] == "report"]
@@ -205,7 +225,12 @@ def budget_figures(emu: TikTokEmulator, airflow: AirflowStack, run: dict[str, An
     span = accepted[-1] - accepted[0]
     peak = max(bisect.bisect_right(accepted, t + WINDOW) - i for i, t in enumerate(accepted))
     failed, retried = report_tries(airflow, run)
+    firsts = [min(r.time for r in listed if r.open_id == who) for who in per_account]
+    lasts = [max(r.time for r in listed if r.open_id == who and r.status == 200) for who in per_account]
     return {
+        "ramp_s": max(firsts) - min(firsts),
+        "tail_s": max(lasts) - min(lasts),
+        "per_10s": Counter(int((t - accepted[0]) // 10) for t in accepted),
         "state": run["state"],
         "wall_s": wall_seconds(run),
         "accepted": len(accepted),
@@ -250,6 +275,12 @@ def bench_budget(emu: TikTokEmulator, airflow: AirflowStack) -> None:
             f"twice {f['pages_twice']} (target 0); accounts listed {f['accounts_listed']}; busiest "
             f"{WINDOW:g} s: {f['peak_window']} accepted"
         )
+        per_10s = f["per_10s"]
+        print(
+            f"    tasks' first list requests spread over {f['ramp_s']:.1f}s, "
+            f"their last over {f['tail_s']:.1f}s; "
+            f"accepted per 10 s: {' '.join(str(per_10s[i]) for i in range(max(per_10s) + 1))}"
+        )
 
 
 def bench_handwritten(emu: TikTokEmulator, airflow: AirflowStack) -> None:
@@ -268,6 +299,7 @@ def bench_handwritten(emu: TikTokEmulator, airflow: AirflowStack) -> None:
             day += 1
             times[dag_id].append(wall_seconds(run))
             print(f"  {dag_id}: run {run['state']} in {times[dag_id][-1]:.1f}s", flush=True)
+            print(f"    {timeline(airflow, dag_id, run)}", flush=True)
     daily, hand = min(times[DAILY]), min(times[HANDWRITTEN])
     print(
         f"  daily DAG {', '.join(f'{t:.1f}' for t in times[DAILY])} s; hand-written "
@@ -281,6 +313,8 @@ def main(argv: list[str]) -> int:
     from dev.airflow_stack import AirflowStack
     from dev.moto_s3 import MotoS3Server
 
+    # SIGTERM (a CI timeout, a kill) unwinds the ExitStack, so no stack process outlives the bench.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     started = time.monotonic()
     print(f"load average at start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     with ExitStack() as stack:
