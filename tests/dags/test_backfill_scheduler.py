@@ -8,9 +8,7 @@ token would surface as ``invalid_grant``. Every date's files and manifest must l
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
 from itertools import pairwise
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -19,18 +17,24 @@ import pytest
 from airflow_provider_tiktok.connections import rotation_variable_key
 from airflow_provider_tiktok.hooks.tiktok import TikTokHook
 from airflow_provider_tiktok.tokens import TokenSet
-from dev.airflow_stack import AirflowStack
-from tests.scheduler.linking_env import APP_CONN_ID, app_connection_json, report_stack_env
+from tests.scheduler.linking_env import (
+    APP_CONN_ID,
+    REPORT_DAG_ID,
+    app_connection_json,
+    backfill_dates,
+    report_bucket,
+    report_stack,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from airflow_provider_tiktok.testing.emulator import TikTokEmulator
+    from dev.airflow_stack import AirflowStack
 
 pytestmark = pytest.mark.scheduler
 
-DAG_ID = "tiktok_daily_report"
-DAGS_FOLDER = Path(__file__).resolve().parents[2] / "dags"
+DAG_ID = REPORT_DAG_ID
 DATES = 3
 
 
@@ -45,22 +49,13 @@ def emulator() -> Iterator[TikTokEmulator]:
 
 @pytest.fixture(scope="module")
 def bucket(moto_s3: str) -> str:
-    name = "backfill-reports"
-    boto3.client("s3", endpoint_url=moto_s3, region_name="us-east-1").create_bucket(Bucket=name)
-    return name
+    return report_bucket(moto_s3, "backfill-reports")
 
 
 @pytest.fixture(scope="module")
-def stack(emulator: TikTokEmulator, bucket: str, moto_s3: str) -> Iterator[tuple[AirflowStack, list[str]]]:
-    env, conn_ids = report_stack_env(emulator, bucket)
-    with AirflowStack(DAGS_FOLDER, env=env, parallelism=8) as running:
-        running.wait_for_dag(DAG_ID)
-        yield running, conn_ids
-
-
-def _dates() -> list[str]:
-    today = datetime.now(timezone.utc).date()
-    return [(today - timedelta(days=offset)).isoformat() for offset in range(DATES + 1, 1, -1)]
+def stack(emulator: TikTokEmulator, bucket: str) -> Iterator[tuple[AirflowStack, list[str]]]:
+    with report_stack(emulator, bucket) as running:
+        yield running
 
 
 def _overlapping(stack: AirflowStack, runs: list[dict[str, Any]]) -> bool:
@@ -74,7 +69,7 @@ def test_backfill_lands_every_date_with_concurrent_runs(
     stack: tuple[AirflowStack, list[str]], emulator: TikTokEmulator, bucket: str, moto_s3: str
 ) -> None:
     airflow, conn_ids = stack
-    dates = _dates()
+    dates = backfill_dates(DATES)
     # --to-date is compared with logical dates (the report day at the schedule time, 02:00), so the
     # runbook's inclusive form names the last day's end.
     airflow.create_backfill(DAG_ID, dates[0], f"{dates[-1]}T23:59:59", max_active_runs=DATES)

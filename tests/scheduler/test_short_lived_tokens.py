@@ -14,30 +14,33 @@ import json
 import time
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import boto3
 import pytest
 
 from airflow_provider_tiktok.connections import refresh_failure_variable_key, rotation_variable_key
 from airflow_provider_tiktok.hooks.tiktok import TOKEN_PATH, TikTokHook
 from airflow_provider_tiktok.tokens import TokenSet
-from dev.airflow_stack import AirflowStack
 from dev.waiting import wait_until
-from tests.scheduler.linking_env import APP_CONN_ID, app_connection_json, report_stack_env
+from tests.scheduler.linking_env import (
+    APP_CONN_ID,
+    REPORT_DAG_ID,
+    app_connection_json,
+    backfill_dates,
+    report_bucket,
+    report_stack,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from airflow_provider_tiktok.testing.emulator import TikTokEmulator
+    from dev.airflow_stack import AirflowStack
 
 # The timeout covers fixture setup: whichever test runs first starts the stack and runs the backfill.
 pytestmark = [pytest.mark.scheduler, pytest.mark.timeout(2400)]
 
-DAG_ID = "tiktok_daily_report"
-DAGS_FOLDER = Path(__file__).resolve().parents[2] / "dags"
+DAG_ID = REPORT_DAG_ID
 DATES = 10
 ACCESS_TTL = 60
 
@@ -61,17 +64,13 @@ def emulator() -> Iterator[TikTokEmulator]:
 
 @pytest.fixture(scope="module")
 def bucket(moto_s3: str) -> str:
-    name = "short-token-reports"
-    boto3.client("s3", endpoint_url=moto_s3, region_name="us-east-1").create_bucket(Bucket=name)
-    return name
+    return report_bucket(moto_s3, "short-token-reports")
 
 
 @pytest.fixture(scope="module")
-def stack(emulator: TikTokEmulator, bucket: str, moto_s3: str) -> Iterator[tuple[AirflowStack, list[str]]]:
-    env, conn_ids = report_stack_env(emulator, bucket)
-    with AirflowStack(DAGS_FOLDER, env=env, parallelism=8) as running:
-        running.wait_for_dag(DAG_ID)
-        yield running, conn_ids
+def stack(emulator: TikTokEmulator, bucket: str) -> Iterator[tuple[AirflowStack, list[str]]]:
+    with report_stack(emulator, bucket) as running:
+        yield running
 
 
 @dataclass(frozen=True)
@@ -87,7 +86,7 @@ def backfill(stack: tuple[AirflowStack, list[str]], emulator: TikTokEmulator) ->
     """Once for the module, so no test relies on another: a ``DATES``-date backfill beside the daily
     run, the last account revoked at TikTok once the first backfill run has succeeded."""
     airflow, _ = stack
-    dates = _dates()
+    dates = backfill_dates(DATES)
     started = time.monotonic()
     airflow.create_backfill(DAG_ID, dates[0], f"{dates[-1]}T23:59:59", max_active_runs=4)
     airflow.unpause(DAG_ID)  # also starts the latest scheduled run beside the backfill
@@ -99,11 +98,6 @@ def backfill(stack: tuple[AirflowStack, list[str]], emulator: TikTokEmulator) ->
     emulator.revoke_all(emulator.target_users[-1].open_id)  # the runs after it meet a revoked account
     runs = airflow.wait_for_runs(DAG_ID, DATES + 1, timeout=1500)
     return Backfill(runs, time.monotonic() - started)
-
-
-def _dates() -> list[str]:
-    today = datetime.now(timezone.utc).date()
-    return [(today - timedelta(days=offset)).isoformat() for offset in range(DATES + 1, 1, -1)]
 
 
 def _wait(condition: Any, what: str, stack: AirflowStack, timeout: float = 900) -> Any:
