@@ -32,7 +32,8 @@ if TYPE_CHECKING:
     from airflow_provider_tiktok.testing.emulator import TikTokEmulator
     from dev.airflow_stack import AirflowStack
 
-pytestmark = pytest.mark.scheduler
+# The timeout covers fixture setup: whichever test runs first starts the stack and runs the backfill.
+pytestmark = [pytest.mark.scheduler, pytest.mark.timeout(900)]
 
 DAG_ID = REPORT_DAG_ID
 DATES = 3
@@ -58,17 +59,10 @@ def stack(emulator: TikTokEmulator, bucket: str) -> Iterator[tuple[AirflowStack,
         yield running
 
 
-def _overlapping(stack: AirflowStack, runs: list[dict[str, Any]]) -> bool:
-    """True when at least two runs were running at the same time."""
-    spans = sorted((r["start_date"], r["end_date"]) for r in runs if r["start_date"] and r["end_date"])
-    return any(later[0] < earlier[1] for earlier, later in pairwise(spans))
-
-
-@pytest.mark.timeout(900)
-def test_backfill_lands_every_date_with_concurrent_runs(
-    stack: tuple[AirflowStack, list[str]], emulator: TikTokEmulator, bucket: str, moto_s3: str
-) -> None:
-    airflow, conn_ids = stack
+@pytest.fixture(scope="module")
+def backfill_runs(stack: tuple[AirflowStack, list[str]]) -> list[dict[str, Any]]:
+    """Once for the module, so no test relies on another: backfill ``DATES`` dates; the finished runs."""
+    airflow, _ = stack
     dates = backfill_dates(DATES)
     # --to-date is compared with logical dates (the report day at the schedule time, 02:00), so the
     # runbook's inclusive form names the last day's end.
@@ -76,7 +70,24 @@ def test_backfill_lands_every_date_with_concurrent_runs(
     # Queued runs wait for the DAG to be unpaused, which also starts today's scheduled run beside
     # them. (Unpausing first would make the CLI race the busy scheduler for sqlite's single writer.)
     airflow.unpause(DAG_ID)
-    backfill_runs = airflow.wait_for_runs(DAG_ID, DATES, run_type="backfill", timeout=600)
+    return airflow.wait_for_runs(DAG_ID, DATES, run_type="backfill", timeout=600)
+
+
+def _overlapping(stack: AirflowStack, runs: list[dict[str, Any]]) -> bool:
+    """True when at least two runs were running at the same time."""
+    spans = sorted((r["start_date"], r["end_date"]) for r in runs if r["start_date"] and r["end_date"])
+    return any(later[0] < earlier[1] for earlier, later in pairwise(spans))
+
+
+def test_backfill_lands_every_date_with_concurrent_runs(
+    stack: tuple[AirflowStack, list[str]],
+    backfill_runs: list[dict[str, Any]],
+    emulator: TikTokEmulator,
+    bucket: str,
+    moto_s3: str,
+) -> None:
+    airflow, conn_ids = stack
+    dates = backfill_dates(DATES)
     assert sorted(r["logical_date"][:10] for r in backfill_runs) == dates
     assert {r["state"] for r in backfill_runs} == {"success"}, airflow.logs_tail()
     assert _overlapping(airflow, backfill_runs), "the backfill runs should have overlapped"
@@ -95,10 +106,14 @@ def test_backfill_lands_every_date_with_concurrent_runs(
 
 
 def test_no_rotated_token_was_lost(
-    stack: tuple[AirflowStack, list[str]], emulator: TikTokEmulator, monkeypatch: pytest.MonkeyPatch
+    stack: tuple[AirflowStack, list[str]],
+    backfill_runs: list[dict[str, Any]],
+    emulator: TikTokEmulator,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     airflow, conn_ids = stack
     monkeypatch.setenv(f"AIRFLOW_CONN_{APP_CONN_ID.upper()}", app_connection_json(emulator))
+    assert len(conn_ids) == 3, conn_ids  # the loop below checks every linked account, not none
     for conn_id in conn_ids:
         raw = airflow.cli("variables", "get", rotation_variable_key(conn_id)).stdout.strip()
         tokens = TokenSet.from_dict(json.loads(raw))
