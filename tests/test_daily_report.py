@@ -256,9 +256,16 @@ def test_report_kwargs_without_an_account_file_pass_no_account_key() -> None:
 
 
 # -- check_bucket_writable -------------------------------------------------------------------------------
-def test_a_writable_bucket_passes_and_keeps_no_probe(deployment: Deployment) -> None:
-    check_bucket_writable(deployment.bucket, "aws_test", probe_key=f"{MANIFEST_KEY}.prepare-probe")
-    assert deployment.keys() == []
+def test_a_writable_bucket_is_probed_with_an_object_written_then_deleted(deployment: Deployment) -> None:
+    setup = deployment
+    # A versioned bucket keeps what was written and deleted: the probe leaves a version and a delete marker.
+    setup.s3.put_bucket_versioning(Bucket=setup.bucket, VersioningConfiguration={"Status": "Enabled"})
+    probe = f"{MANIFEST_KEY}.prepare-probe"
+    check_bucket_writable(setup.bucket, "aws_test", probe_key=probe)
+    assert setup.keys() == []
+    history = setup.s3.list_object_versions(Bucket=setup.bucket, Prefix=probe)
+    assert [(v["Key"], v["Size"]) for v in history["Versions"]] == [(probe, 0)]
+    assert [m["Key"] for m in history["DeleteMarkers"]] == [probe]
 
 
 def test_an_unwritable_bucket_says_what_s3_said_and_that_nothing_was_fetched(moto_s3: str) -> None:
