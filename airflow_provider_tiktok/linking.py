@@ -33,7 +33,8 @@ from airflow_provider_tiktok.connections import (
 from airflow_provider_tiktok.errors import TikTokConfigError, TikTokError
 from airflow_provider_tiktok.models import DEFAULT_WARN_DAYS, AccountInfo, TokenSet, utcnow
 from airflow_provider_tiktok.report_status import ReportStatus, parse_report_status
-from airflow_provider_tiktok.tokens import OrmBackend, TokenStore
+from airflow_provider_tiktok.storage import OrmBackend
+from airflow_provider_tiktok.tokens import TokenStore
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator

@@ -36,6 +36,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ),
     ("models", "s3_errors"),
     ("connections",),
+    ("storage",),
     ("tokens", "s3_keys", "report_dates"),
     ("token_refresh", "hooks._transport", "reminders"),
     ("reminder_message",),

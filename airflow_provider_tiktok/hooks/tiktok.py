@@ -42,8 +42,9 @@ from airflow_provider_tiktok.models import (
     with_refresh_expiry,
 )
 from airflow_provider_tiktok.ratelimit import shared_limiter
+from airflow_provider_tiktok.storage import fetch_connection
 from airflow_provider_tiktok.token_refresh import DEFAULT_RACE_WAIT, TokenKeeper
-from airflow_provider_tiktok.tokens import TokenStore, fetch_connection
+from airflow_provider_tiktok.tokens import TokenStore
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
