@@ -2,15 +2,22 @@
 
 :class:`StorageBackend` is the protocol; :class:`SdkBackend` (Task SDK, through the API server),
 :class:`OrmBackend` (metadata DB: API server, CLI, tests) and :class:`AutoBackend` (decides per call) its
-implementations. :func:`fetch_connection` reads a connection and says what to do when it is missing.
+implementations. :func:`fetch_connection` reads a connection and says what to do when it is missing;
+:func:`session_scope` is the ORM session of code that writes several rows in one transaction (linking).
 """
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, Protocol
 
 from airflow_provider_tiktok.connections import ACCOUNT_CONN_PREFIX
 from airflow_provider_tiktok.errors import TikTokConfigError, accounts_page_url
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from sqlalchemy.orm import Session
 
 
 class StorageBackend(Protocol):
@@ -142,3 +149,15 @@ def fetch_connection(backend: StorageBackend, conn_id: str) -> Any:
             else "create it in Admin > Connections (type TikTok: client key, client secret, redirect_uri)"
         )
         raise TikTokConfigError(f"Connection {conn_id!r} does not exist; {fix}.") from None
+
+
+@contextmanager
+def session_scope(session: Session | None) -> Iterator[Session]:
+    """Use the caller's session (they commit) or open one that commits on success."""
+    if session is not None:
+        yield session
+        return
+    from airflow.utils.session import create_session
+
+    with create_session() as new_session:
+        yield new_session
