@@ -1,5 +1,6 @@
 """Token lifecycle against the emulator and the real metadata DB: newest set wins, refresh only when needed,
-rotated sets persisted at once, expired refresh tokens never sent, failures recorded, no stale cache reads."""
+rotated sets persisted at once, expired refresh tokens never sent, failures recorded (the storage backends'
+own tests are test_storage.py)."""
 
 from __future__ import annotations
 
