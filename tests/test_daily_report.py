@@ -31,7 +31,7 @@ from airflow_provider_tiktok.daily_report import (
 from airflow_provider_tiktok.errors import TikTokConfigError, TikTokRunConfigError, accounts_page_url
 from airflow_provider_tiktok.ratelimit import PARALLEL_REPORTS
 from airflow_provider_tiktok.report_settings import resolve_settings
-from airflow_provider_tiktok.tokens import OrmBackend
+from airflow_provider_tiktok.storage import OrmBackend
 from airflow_provider_tiktok.xcom import ERROR_XCOM_KEY, SUMMARY_XCOM_KEY
 from tests.xcom_stand_in import XComTaskInstance
 
