@@ -27,7 +27,7 @@ from airflow_provider_tiktok.report_settings import (
 )
 from airflow_provider_tiktok.s3_errors import s3_reason
 from airflow_provider_tiktok.s3_keys import fill_key
-from airflow_provider_tiktok.tokens import AutoBackend
+from airflow_provider_tiktok.storage import AutoBackend
 from airflow_provider_tiktok.xcom import ERROR_XCOM_KEY, SUMMARY_XCOM_KEY
 
 if TYPE_CHECKING:
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
     from airflow.sdk import Asset
 
-    from airflow_provider_tiktok.tokens import StorageBackend
+    from airflow_provider_tiktok.storage import StorageBackend
     from airflow_provider_tiktok.xcom import PreparedRun, ReportKwargs, ReportRun
 
 log = logging.getLogger(__name__)

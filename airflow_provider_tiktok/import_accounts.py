@@ -148,7 +148,8 @@ def _import_one(
 def _check(app_conn_id: str, tokens: TokenSet, now: datetime) -> tuple[dict[str, Any], bool]:
     """user/info with the file's access token: (profile, True); (minimal profile, False) if it expired."""
     from airflow_provider_tiktok.hooks.tiktok import TikTokHook
-    from airflow_provider_tiktok.tokens import OrmBackend, TokenStore
+    from airflow_provider_tiktok.storage import OrmBackend
+    from airflow_provider_tiktok.tokens import TokenStore
 
     if tokens.refresh_expired(now):
         raise ImportFileError(

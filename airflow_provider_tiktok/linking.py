@@ -1,42 +1,39 @@
-"""Linking, relinking, unlinking and listing TikTok accounts: the domain logic behind the accounts page.
+"""Linking, relinking and unlinking TikTok accounts: the domain logic behind the accounts page's buttons.
 
 Runs where the metadata DB is reachable (the API server process, the CLI, ``make demo``), never in a
 task: tasks cannot write connections. Writes go through the ORM in one transaction (account
 connection, ``tiktok_accounts`` registry, rotation Variable), so a failed link leaves nothing half
-written.
+written. What the page shows of each account is ``account_status``; the registry is ``registry``.
+
+The errors a link can end with (:class:`WrongAccountError`, :class:`AlreadyLinkedError`,
+:class:`UnsafeOpenIdError`) live here: only linking raises them, and the page that catches them calls it.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
 from airflow_provider_tiktok.connections import (
-    ACCOUNT_CONN_PREFIX,
     CONN_TYPE,
-    REGISTRY_VARIABLE,
     account_conn_id_for,
     account_connection_extra,
-    connection_extra,
-    is_account_connection,
     is_valid_open_id,
-    parse_registry,
     refresh_failure_variable_key,
-    report_status_variable_key,
     rotation_variable_key,
 )
-from airflow_provider_tiktok.errors import TikTokConfigError, TikTokError
-from airflow_provider_tiktok.models import DEFAULT_WARN_DAYS, AccountInfo, TokenSet, utcnow
-from airflow_provider_tiktok.report_status import ReportStatus, parse_report_status
-from airflow_provider_tiktok.tokens import OrmBackend, TokenStore
+from airflow_provider_tiktok.errors import TikTokError
+from airflow_provider_tiktok.models import AccountInfo, TokenSet
+from airflow_provider_tiktok.registry import find_account_connection, registry_add, registry_remove
+from airflow_provider_tiktok.storage import OrmBackend, session_scope
+from airflow_provider_tiktok.tokens import TokenStore
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable
     from datetime import datetime
 
     from sqlalchemy.orm import Session
@@ -44,9 +41,6 @@ if TYPE_CHECKING:
     from airflow_provider_tiktok.hooks.tiktok import TikTokHook
 
 log = logging.getLogger(__name__)
-
-Status = Literal["broken", "expired", "report_failed", "expiring", "ok"]
-_STATUS_ORDER: dict[str, int] = {"broken": 0, "expired": 1, "report_failed": 2, "expiring": 3, "ok": 4}
 
 
 class WrongAccountError(TikTokError):
@@ -123,70 +117,6 @@ class LinkResult:
     refresh_token_expires_at: datetime
 
 
-@dataclass(frozen=True)
-class AccountStatus:
-    """One row of the accounts page (no secrets).
-
-    :param conn_id: account connection id.
-    :param account: who the account is, None when its connection cannot be read.
-    :param status: broken (a refresh or report was refused for want of a relink, or the account is
-        unreadable), expired, report_failed (the last report failed otherwise), expiring (within warn
-        days) or ok.
-    :param detail: one sentence for the status, with what to do.
-    :param scopes: granted scopes.
-    :param access_token_expires_at: effective access-token expiry (rotation Variable or connection).
-    :param refresh_token_expires_at: effective refresh-token expiry.
-    :param refresh_days_left: days until the refresh token expires (negative once expired).
-    :param refresh_expiry_assumed: True when TikTok sent no refresh lifetime and 180 days were assumed.
-    :param report: what the report task recorded: the newest date written and the last run.
-    """
-
-    conn_id: str
-    account: AccountInfo | None
-    status: Status
-    detail: str
-    scopes: tuple[str, ...] = ()
-    access_token_expires_at: datetime | None = None
-    refresh_token_expires_at: datetime | None = None
-    refresh_days_left: float | None = None
-    refresh_expiry_assumed: bool = False
-    report: ReportStatus = field(default_factory=ReportStatus)
-
-    @property
-    def needs_action(self) -> bool:
-        """True when someone has to relink (or fix) the account."""
-        return self.status != "ok"
-
-    @property
-    def last_run_todo(self) -> str | None:
-        """What to do about a failed last report run, None when it succeeded (or there was none)."""
-        run = self.report.last_run
-        if run is None or run.ok:
-            return None
-        if run.needs_relink and self.status == "broken":
-            return "Regenerate the token, then clear the failed report task to run it again."
-        if run.needs_relink:
-            return "The token was regenerated since: clear the failed report task to run it again."
-        return "Clear the failed report task in Airflow to retry; the next daily run tries again too."
-
-    @property
-    def label(self) -> str:
-        """How the page names the account."""
-        return self.account.label if self.account else self.conn_id
-
-
-@contextmanager
-def _session_scope(session: Session | None) -> Iterator[Session]:
-    """Use the caller's session (they commit) or open one that commits on success."""
-    if session is not None:
-        yield session
-        return
-    from airflow.utils.session import create_session
-
-    with create_session() as new_session:
-        yield new_session
-
-
 def _hook(conn_id: str) -> TikTokHook:
     from airflow_provider_tiktok.hooks.tiktok import TikTokHook
 
@@ -237,8 +167,8 @@ def link_account(
                 got=_profile_label(profile, open_id),
                 got_open_id=open_id,
             )
-        with _session_scope(session) as db:
-            existing = _find_account_connection(db, open_id)
+        with session_scope(session) as db:
+            existing = find_account_connection(db, open_id)
             refused = (
                 existing is not None
                 and not expected_open_id
@@ -282,7 +212,7 @@ def store_account(
     """
     if not is_valid_open_id(open_id):
         raise UnsafeOpenIdError(label=_profile_label(profile, "a TikTok user"), open_id=open_id)
-    with _session_scope(session) as db:
+    with session_scope(session) as db:
         return _store_account(
             db, app_conn_id=app_conn_id, tokens=tokens, profile=profile, open_id=open_id, linked_by=linked_by
         )
@@ -328,7 +258,7 @@ def _store_account(
     """Write the account connection, registry and rotation Variable for one consented user."""
     from airflow.models.connection import Connection
 
-    existing = _find_account_connection(session, open_id)
+    existing = find_account_connection(session, open_id)
     conn_id = existing.conn_id if existing is not None else _new_conn_id(session, open_id, profile)
     info = AccountInfo(
         conn_id=conn_id,
@@ -344,7 +274,7 @@ def _store_account(
     conn.set_extra(json.dumps(account_connection_extra(info, tokens)))
     if existing is None:
         session.add(conn)
-    _registry_add(session, conn_id)
+    registry_add(session, conn_id)
     _delete_variables(session, rotation_variable_key(conn_id), refresh_failure_variable_key(conn_id))
     session.flush()
     log.info("Linked TikTok account %s as connection %s (by %s)", info.label, conn_id, linked_by)
@@ -357,35 +287,11 @@ def _store_account(
     )
 
 
-def _account_connections(session: Session) -> list[Any]:
-    from airflow.models.connection import Connection
-
-    rows = session.scalars(select(Connection).where(Connection.conn_type == CONN_TYPE)).all()
-    return [row for row in rows if _readable_account(row)]
-
-
-def _readable_account(conn: Any) -> bool:
-    try:
-        return is_account_connection(conn)
-    except TikTokConfigError:
-        return conn.conn_id.startswith(ACCOUNT_CONN_PREFIX)
-
-
 def linked_conn_id(open_id: str, *, session: Session | None = None) -> str | None:
     """The account connection id of the TikTok user ``open_id`` when already linked, else None."""
-    with _session_scope(session) as db:
-        conn = _find_account_connection(db, open_id)
+    with session_scope(session) as db:
+        conn = find_account_connection(db, open_id)
         return str(conn.conn_id) if conn is not None else None
-
-
-def _find_account_connection(session: Session, open_id: str) -> Any | None:
-    for conn in _account_connections(session):
-        try:
-            if connection_extra(conn).get("open_id") == open_id:
-                return conn
-        except TikTokConfigError:
-            continue
-    return None
 
 
 def _new_conn_id(session: Session, open_id: str, profile: dict[str, Any]) -> str:
@@ -393,30 +299,6 @@ def _new_conn_id(session: Session, open_id: str, profile: dict[str, Any]) -> str
 
     taken = set(session.scalars(select(Connection.conn_id)).all())
     return account_conn_id_for(open_id, profile.get("username"), profile.get("display_name"), taken)
-
-
-def _registry(session: Session) -> list[str]:
-    from airflow.models.variable import Variable
-
-    row = session.scalar(select(Variable).where(Variable.key == REGISTRY_VARIABLE))
-    return parse_registry(row.get_val()) if row is not None else []
-
-
-def _write_registry(session: Session, conn_ids: list[str]) -> None:
-    from airflow.models.variable import Variable
-
-    Variable.set(
-        REGISTRY_VARIABLE,
-        json.dumps(sorted(set(conn_ids))),
-        description="TikTok account connections linked on the TikTok accounts page (managed by the page).",
-        session=session,
-    )
-
-
-def _registry_add(session: Session, conn_id: str) -> None:
-    ids = _registry(session)
-    if conn_id not in ids:
-        _write_registry(session, [*ids, conn_id])
 
 
 def _delete_variables(session: Session, *keys: str) -> None:
@@ -439,13 +321,11 @@ def unlink_account(conn_id: str, *, session: Session | None = None) -> str | Non
     from airflow.models.connection import Connection
 
     revoke_problem = _revoke(conn_id)
-    with _session_scope(session) as db:
+    with session_scope(session) as db:
         conn = db.scalar(select(Connection).where(Connection.conn_id == conn_id))
         if conn is not None:
             db.delete(conn)
-        ids = _registry(db)
-        if conn_id in ids:
-            _write_registry(db, [i for i in ids if i != conn_id])
+        registry_remove(db, conn_id)
         _delete_variables(db, rotation_variable_key(conn_id), refresh_failure_variable_key(conn_id))
         db.flush()
     log.info("Unlinked TikTok account connection %s", conn_id)
@@ -466,124 +346,11 @@ def _revoke(conn_id: str) -> str | None:
     return None
 
 
-def account_conn_ids(session: Session) -> list[str]:
-    """Every account connection id: the registry plus account connections missing from it."""
-    ids = dict.fromkeys(_registry(session))
-    ids.update(dict.fromkeys(c.conn_id for c in _account_connections(session)))
-    return list(ids)
-
-
-def list_accounts(
-    session: Session | None = None, *, now: datetime | None = None, warn_days: int = DEFAULT_WARN_DAYS
-) -> list[AccountStatus]:
-    """Return the status of every linked account, accounts needing action first.
-
-    :param session: metadata DB session; None opens one.
-    :param now: current UTC time (tests pin it).
-    :param warn_days: an account whose refresh token expires within this many days is "expiring".
-    """
-    now = now or utcnow()
-    with _session_scope(session) as db:
-        statuses = [_account_status(db, conn_id, now, warn_days) for conn_id in account_conn_ids(db)]
-    return sorted(statuses, key=_sort_key)
-
-
-def _sort_key(status: AccountStatus) -> tuple[int, float, str]:
-    days = status.refresh_days_left if status.refresh_days_left is not None else float("-inf")
-    return (_STATUS_ORDER[status.status], days, status.label.lower())
-
-
-def _account_status(session: Session, conn_id: str, now: datetime, warn_days: int) -> AccountStatus:
-    store = TokenStore(backend=OrmBackend())
-    report = _report_status(session, conn_id)
-    try:
-        info, tokens = store.load(conn_id)
-        failure = store.refresh_failure(conn_id, tokens=tokens)
-    except Exception as exc:  # an unreadable account is shown as broken, never crashes the page
-        return AccountStatus(
-            conn_id=conn_id,
-            account=None,
-            status="broken",
-            detail=f"Cannot read this account ({_safe_message(exc)}). Relink it or remove it.",
-            report=report,
-        )
-    status, detail = _classify(
-        info, tokens=tokens, failure=failure, report=report, now=now, warn_days=warn_days
-    )
-    return AccountStatus(
-        conn_id=conn_id,
-        account=info,
-        status=status,
-        detail=detail,
-        scopes=tokens.scope,
-        access_token_expires_at=tokens.access_token_expires_at,
-        refresh_token_expires_at=tokens.refresh_token_expires_at,
-        refresh_days_left=tokens.refresh_days_left(now),
-        refresh_expiry_assumed=tokens.refresh_expiry_assumed,
-        report=report,
-    )
-
-
-def _safe_message(exc: BaseException) -> str:
-    # Our own errors are written to be shown; anything else is named by type only (it could echo data).
-    return str(exc) if isinstance(exc, TikTokError) else type(exc).__name__
-
-
-def _classify(
-    info: AccountInfo,
-    *,
-    tokens: TokenSet,
-    failure: dict[str, Any] | None,
-    report: ReportStatus,
-    now: datetime,
-    warn_days: int,
-) -> tuple[Status, str]:
-    relink = f"Regenerate the token (log in to TikTok as {info.label})."
-    if failure is not None:
-        message = str(failure.get("message") or "TikTok rejected the refresh token")
-        return "broken", f"Refresh rejected: {message}. {relink}"
-    run = report.last_run
-    if run is not None and report.needs_relink_since(tokens.issued_at):
-        refused = run.error or "TikTok refused the token"
-        return "broken", f"The report of {run.report_date} was refused: {refused}. {relink}"
-    if tokens.refresh_expired(now):
-        return (
-            "expired",
-            f"The refresh token expired. Regenerate the token (log in to TikTok as {info.label}).",
-        )
-    if run is not None and report.failed and not run.needs_relink:
-        return (
-            "report_failed",
-            f"The report of {run.report_date} failed. Clear its failed report task in Airflow to retry; "
-            "the next daily run also tries again.",
-        )
-    days = tokens.refresh_days_left(now)
-    if days <= warn_days:
-        return (
-            "expiring",
-            f"The refresh token expires in {max(days, 0):.0f} days. Regenerate the token before then.",
-        )
-    return "ok", "Tokens are refreshed automatically."
-
-
-def _report_status(session: Session, conn_id: str) -> ReportStatus:
-    from airflow.models.variable import Variable
-
-    row = session.scalar(select(Variable).where(Variable.key == report_status_variable_key(conn_id)))
-    try:
-        raw = row.get_val() if row is not None else None
-    except Exception:  # an undecryptable value reads as "no report yet", never crashes the page
-        raw = None
-    return parse_report_status(raw)
-
-
 __all__ = [
-    "AccountStatus",
     "AlreadyLinkedError",
     "LinkResult",
     "UnsafeOpenIdError",
     "WrongAccountError",
     "link_account",
-    "list_accounts",
     "unlink_account",
 ]

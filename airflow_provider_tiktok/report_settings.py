@@ -65,6 +65,8 @@ DEPLOYMENT_SETTINGS: tuple[str, ...] = tuple(name for name in SETTING_DEFAULTS i
 ALLOW_OVERRIDES_KEY = "allow_run_overrides"
 #: What the ``formula_escaping`` param says when it leaves the choice to the Variable (or ``prefix``).
 DEPLOYMENT_DEFAULT = "default"
+#: Settings whose empty text in the Variable is a choice, not "unset": ``""`` writes no account file.
+_EMPTY_DISABLES: tuple[str, ...] = ("account_key_template",)
 
 
 @dataclass(frozen=True)
@@ -103,11 +105,17 @@ def _is_set(value: Any) -> bool:
 
 
 def _pick(name: str, params: Mapping[str, Any], variable: Mapping[str, Any], fallback: Any) -> Any:
-    """The first value that is set (not None, not "", not "default") among params, Variable, fallback."""
+    """The first value that is set (not None, not "", not "default") among params, Variable, fallback.
+
+    An empty param is an empty form field (unset), but the Variable's ``""`` for a setting of
+    :data:`_EMPTY_DISABLES` is the admin's "none".
+    """
     for source in (params, variable):
         value = source.get(name)
         if _is_set(value):
             return value
+    if name in _EMPTY_DISABLES and variable.get(name) == "":
+        return ""
     return fallback
 
 
@@ -151,9 +159,9 @@ def _check_type(name: str, value: Any, kinds: tuple[type, ...], meaning: str) ->
 
     A setting of the wrong type is never coerced: ``"encrypt": "enabled"`` would silently mean "no".
     """
-    if isinstance(value, bool) and bool not in kinds:
-        value = object()  # True/False are ints in Python, never a bucket or a template here
-    if not isinstance(value, kinds):
+    # True/False are ints in Python, never a bucket or a template here
+    wrong_bool = isinstance(value, bool) and bool not in kinds
+    if wrong_bool or not isinstance(value, kinds):
         shown = json.dumps(value) if isinstance(value, str | int | float | list | dict | bool) else "?"
         raise TikTokRunConfigError(
             f"setting {name!r} is {shown}, but it must be {meaning}; "

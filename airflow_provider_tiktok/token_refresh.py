@@ -32,13 +32,20 @@ from airflow_provider_tiktok.errors import (
     TikTokTransientError,
     relink_hint,
 )
-from airflow_provider_tiktok.models import REPORT_MIN_VALIDITY, parse_utc, utcnow
+from airflow_provider_tiktok.models import (
+    DEFAULT_REFRESH_MARGIN,
+    DEFAULT_WARN_DAYS,
+    REPORT_MIN_VALIDITY,
+    RefreshOutcome,
+    parse_utc,
+    utcnow,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable
     from datetime import datetime
 
-    from airflow_provider_tiktok.models import TokenSet
+    from airflow_provider_tiktok.models import AccountInfo, TokenSet
     from airflow_provider_tiktok.tokens import TokenStore
 
 log = logging.getLogger(__name__)
@@ -106,6 +113,69 @@ class TokenKeeper:
                 tokens.access_token_expires_at.isoformat(),
             )
             return tokens
+
+    def refresh_if_needed(
+        self,
+        info: AccountInfo,
+        before: TokenSet,
+        *,
+        margin: timedelta = DEFAULT_REFRESH_MARGIN,
+        warn_days: float = DEFAULT_WARN_DAYS,
+    ) -> tuple[TokenSet, RefreshOutcome]:
+        """The refresh task's step for one account: :meth:`valid`, logged, and what it did.
+
+        Logs a refusal (and raises it), a refresh, and a warning when the refresh token has fewer than
+        ``warn_days`` days left.
+
+        :param info: the account.
+        :param before: its effective set when the task looked (a newer set afterwards means refreshed).
+        :param margin: refresh when the access token expires within this time.
+        :param warn_days: warn when the refresh token has fewer days left than this.
+        :return: the valid set and the outcome for the task's summary (no secrets).
+        """
+        try:
+            tokens = self.valid(margin)
+        except TikTokAuthError as exc:
+            log.error("Refreshing TikTok account %s (%s) failed: %s", info.label, info.conn_id, exc)
+            raise
+        refreshed = tokens.issued_at > before.issued_at
+        if refreshed:
+            log.info(
+                "Refreshed TikTok account %s (%s); access token valid until %s",
+                info.label,
+                info.conn_id,
+                tokens.access_token_expires_at.isoformat(),
+            )
+        return tokens, self._outcome(info, tokens, refreshed, warn_days)
+
+    def _outcome(
+        self, info: AccountInfo, tokens: TokenSet, refreshed: bool, warn_days: float
+    ) -> RefreshOutcome:
+        days_left = tokens.refresh_days_left(self._clock())
+        warning = None
+        if days_left < warn_days:
+            assumed = (
+                " (assumed: TikTok did not say, counted 180 days from linking)"
+                if tokens.refresh_expiry_assumed
+                else ""
+            )
+            warning = (
+                f"TikTok account {info.label} ({info.conn_id}) must be relinked within "
+                f"{max(days_left, 0):.1f} days: "
+                f"its refresh token expires on {tokens.refresh_token_expires_at:%Y-%m-%d}{assumed}. "
+                f"To fix: {relink_hint(info.label)}."
+            )
+            log.warning("%s", warning)
+        return RefreshOutcome(
+            conn_id=info.conn_id,
+            account=info.label,
+            refreshed=refreshed,
+            access_token_expires_at=tokens.access_token_expires_at,
+            refresh_token_expires_at=tokens.refresh_token_expires_at,
+            refresh_days_left=days_left,
+            refresh_expiry_assumed=tokens.refresh_expiry_assumed,
+            warning=warning,
+        )
 
     def renew(self, rejected: TokenSet) -> TokenSet:
         """A new set after TikTok rejected ``rejected``'s access token (whatever our data says of it).

@@ -17,7 +17,10 @@ import pytest
 from cryptography.fernet import Fernet
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
+
+    from airflow_provider_tiktok.testing.emulator import TikTokEmulator
+    from tests.dags.report_dag_support import Deployment
 
 #: The emulator fixtures (``tiktok_emulator``, ``tiktok_emulator_factory``): opted in here, since the package
 #: registers no pytest11 entry point (it would load into every environment the provider is installed in).
@@ -66,3 +69,28 @@ def moto_s3() -> Iterator[str]:
         os.environ["AIRFLOW_CONN_AWS_TEST"] = server.aws_connection_uri()
         yield server.endpoint_url
         os.environ.pop("AIRFLOW_CONN_AWS_TEST", None)
+
+
+@pytest.fixture
+def deployment(
+    tiktok_emulator_factory: Callable[..., TikTokEmulator], moto_s3: str, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Deployment]:
+    """An emulator (3 target users x 45 videos), the app connection, a bucket and the settings Variable
+    (:class:`tests.dags.report_dag_support.Deployment`): for the DAG tests and the report run's own."""
+    import json
+    import uuid
+
+    import boto3
+
+    from airflow_provider_tiktok.testing.connections import app_connection
+    from tests.dags.report_dag_support import SCOPES, Deployment, delete_tiktok_variables
+
+    emu = tiktok_emulator_factory(users=3, videos=45, non_target_users=0, hang_seconds=2.0)
+    monkeypatch.setenv("AIRFLOW_CONN_TIKTOK_DEFAULT", json.dumps(app_connection(emu, scopes=SCOPES)))
+    s3 = boto3.client("s3", endpoint_url=moto_s3, region_name="us-east-1")
+    bucket = f"reports-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=bucket)
+    setup = Deployment(emu=emu, s3=s3, bucket=bucket, monkeypatch=monkeypatch)
+    setup.settings(bucket=bucket, aws_conn_id="aws_test")
+    yield setup
+    delete_tiktok_variables()

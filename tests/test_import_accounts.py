@@ -12,8 +12,9 @@ import pytest
 from airflow_provider_tiktok.connections import REGISTRY_VARIABLE
 from airflow_provider_tiktok.hooks.tiktok import TOKEN_PATH, USER_INFO_PATH, TikTokHook
 from airflow_provider_tiktok.import_accounts import main
+from airflow_provider_tiktok.storage import OrmBackend
 from airflow_provider_tiktok.testing.connections import app_connection
-from airflow_provider_tiktok.tokens import OrmBackend, TokenStore
+from airflow_provider_tiktok.tokens import TokenStore
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator

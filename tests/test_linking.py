@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from sqlalchemy import delete, select
 
+from airflow_provider_tiktok.account_status import list_accounts
 from airflow_provider_tiktok.hooks.tiktok import TikTokHook
-from airflow_provider_tiktok.linking import WrongAccountError, link_account, list_accounts, unlink_account
+from airflow_provider_tiktok.linking import WrongAccountError, link_account, unlink_account
 from airflow_provider_tiktok.testing.connections import app_connection
 
 if TYPE_CHECKING:

@@ -14,8 +14,9 @@ from airflow_provider_tiktok.connections import AccountInfo, refresh_unknown_var
 from airflow_provider_tiktok.errors import TikTokAuthError, TikTokRefreshUnknownError
 from airflow_provider_tiktok.hooks.tiktok import TOKEN_PATH, VIDEO_LIST_PATH, TikTokHook
 from airflow_provider_tiktok.ratelimit import SlidingWindowRateLimiter
+from airflow_provider_tiktok.storage import OrmBackend
 from airflow_provider_tiktok.testing.connections import account_connection, app_connection
-from airflow_provider_tiktok.tokens import OrmBackend, TokenSet, TokenStore
+from airflow_provider_tiktok.tokens import TokenSet, TokenStore
 from tests.hooks.conftest import delete_tiktok_variables
 
 if TYPE_CHECKING:

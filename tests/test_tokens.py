@@ -1,5 +1,6 @@
 """Token lifecycle against the emulator and the real metadata DB: newest set wins, refresh only when needed,
-rotated sets persisted at once, expired refresh tokens never sent, failures recorded, no stale cache reads."""
+rotated sets persisted at once, expired refresh tokens never sent, failures recorded (the storage backends'
+own tests are test_storage.py)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from airflow_provider_tiktok.errors import TikTokAuthError, TikTokConfigError, T
 from airflow_provider_tiktok.hooks.tiktok import TOKEN_PATH, TikTokHook
 from airflow_provider_tiktok.ratelimit import SlidingWindowRateLimiter
 from airflow_provider_tiktok.testing.connections import account_connection, app_connection
-from airflow_provider_tiktok.tokens import OrmBackend, SdkBackend, TokenSet, TokenStore
+from airflow_provider_tiktok.tokens import TokenSet, TokenStore
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -192,30 +193,6 @@ def test_shadowed_variable_is_a_loud_persist_error(
         TokenStore(persist_attempts=2, persist_backoff=0.0).save_rotated(
             conn_id, make_set(T0, refresh="rft.new")
         )
-
-
-def test_sdk_reads_bypass_a_stale_secret_cache(monkeypatch: pytest.MonkeyPatch) -> None:
-    from airflow.sdk import Variable as SdkVariable
-    from airflow.sdk.execution_time.cache import SecretCache
-
-    key = "tiktok_token__tiktok_account_cache"
-    monkeypatch.setenv("AIRFLOW__SECRETS__USE_CACHE", "True")
-    monkeypatch.setenv(f"AIRFLOW_VAR_{key.upper()}", "fresh")
-    SecretCache.init()
-    try:
-        SecretCache.save_variable(key, "stale")
-        assert SdkVariable.get(key) == "stale"  # what a plain read would hand out for up to 15 minutes
-        assert SdkBackend().get_variable(key) == "fresh"
-    finally:
-        SecretCache.reset()
-
-
-def test_orm_backend_round_trip() -> None:
-    backend = OrmBackend()
-    backend.set_variable("tiktok_token__probe", "v1")
-    assert backend.get_variable("tiktok_token__probe") == "v1"
-    backend.delete_variable("tiktok_token__probe")
-    assert backend.get_variable("tiktok_token__probe") is None
 
 
 # ----------------------------------------------------------------------------- refresh_if_needed

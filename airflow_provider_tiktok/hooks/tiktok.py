@@ -42,8 +42,9 @@ from airflow_provider_tiktok.models import (
     with_refresh_expiry,
 )
 from airflow_provider_tiktok.ratelimit import shared_limiter
+from airflow_provider_tiktok.storage import fetch_connection
 from airflow_provider_tiktok.token_refresh import DEFAULT_RACE_WAIT, TokenKeeper
-from airflow_provider_tiktok.tokens import TokenStore, fetch_connection
+from airflow_provider_tiktok.tokens import TokenStore
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
@@ -573,58 +574,20 @@ class TikTokHook(BaseHook):
     ) -> RefreshOutcome:
         """Refresh the account's tokens when the access token expires within ``margin``.
 
-        The refresh task calls this for every account before the reports; see :class:`TokenKeeper` for
-        the rules (persist first, races, when an account is broken). A dead refresh token is recorded
-        for the accounts page ("broken") and raised as :class:`TikTokAuthError` saying to relink.
+        The refresh task calls this for every account before the reports; see
+        :meth:`TokenKeeper.refresh_if_needed` for what it does and logs, and :class:`TokenKeeper` for the
+        rules (persist first, races, when an account is broken). A dead refresh token is recorded for the
+        accounts page ("broken") and raised as :class:`TikTokAuthError` saying to relink.
 
         :param margin: refresh when the access token expires within this time.
         :param warn_days: log a warning when the refresh token has fewer days left than this.
         """
         info, before = self.token_store.load(self.tiktok_conn_id)
         self._account = (info, before)
-        try:
-            tokens = self.valid_tokens(margin)
-        except TikTokAuthError as exc:
-            self.log.error("Refreshing TikTok account %s (%s) failed: %s", info.label, info.conn_id, exc)
-            raise
-        refreshed = tokens.issued_at > before.issued_at
-        if refreshed:
-            self.log.info(
-                "Refreshed TikTok account %s (%s); access token valid until %s",
-                info.label,
-                info.conn_id,
-                tokens.access_token_expires_at.isoformat(),
-            )
-        return self._outcome(info, tokens, refreshed, warn_days)
-
-    def _outcome(
-        self, info: AccountInfo, tokens: TokenSet, refreshed: bool, warn_days: float
-    ) -> RefreshOutcome:
-        days_left = tokens.refresh_days_left(self._clock())
-        warning = None
-        if days_left < warn_days:
-            assumed = (
-                " (assumed: TikTok did not say, counted 180 days from linking)"
-                if tokens.refresh_expiry_assumed
-                else ""
-            )
-            warning = (
-                f"TikTok account {info.label} ({info.conn_id}) must be relinked within "
-                f"{max(days_left, 0):.1f} days: "
-                f"its refresh token expires on {tokens.refresh_token_expires_at:%Y-%m-%d}{assumed}. "
-                f"To fix: {relink_hint(info.label)}."
-            )
-            self.log.warning("%s", warning)
-        return RefreshOutcome(
-            conn_id=info.conn_id,
-            account=info.label,
-            refreshed=refreshed,
-            access_token_expires_at=tokens.access_token_expires_at,
-            refresh_token_expires_at=tokens.refresh_token_expires_at,
-            refresh_days_left=days_left,
-            refresh_expiry_assumed=tokens.refresh_expiry_assumed,
-            warning=warning,
+        self._in_use, outcome = self.keeper.refresh_if_needed(
+            info, before, margin=margin, warn_days=warn_days
         )
+        return outcome
 
     # ----------------------------------------------------------------- connection test
 

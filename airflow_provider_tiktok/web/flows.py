@@ -22,7 +22,8 @@ from airflow_provider_tiktok.linking import (
     linked_conn_id,
 )
 from airflow_provider_tiktok.models import utcnow
-from airflow_provider_tiktok.tokens import OrmBackend, TokenStore
+from airflow_provider_tiktok.storage import OrmBackend
+from airflow_provider_tiktok.tokens import TokenStore
 from airflow_provider_tiktok.web import problems
 from airflow_provider_tiktok.web.pages import whole_days
 from airflow_provider_tiktok.web.settings import expected_redirect_uri

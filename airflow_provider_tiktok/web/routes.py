@@ -12,9 +12,10 @@ from airflow.api_fastapi.core_api.security import GetUserDep  # noqa: TC002 - Fa
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from airflow_provider_tiktok.account_status import list_accounts
 from airflow_provider_tiktok.connections import CONN_TYPE, account_from_connection, is_account_connection
 from airflow_provider_tiktok.errors import TikTokConfigError
-from airflow_provider_tiktok.linking import list_accounts, unlink_account
+from airflow_provider_tiktok.linking import unlink_account
 from airflow_provider_tiktok.web import flows, problems
 from airflow_provider_tiktok.web.auth import is_permitted, require, user_id, user_name
 from airflow_provider_tiktok.web.pages import render, render_problem
@@ -176,7 +177,7 @@ def unlink(request: Request, user: GetUserDep, conn_id: str, csrf: CsrfField = "
 def _known_accounts() -> set[str]:
     from airflow.utils.session import create_session
 
-    from airflow_provider_tiktok.linking import account_conn_ids
+    from airflow_provider_tiktok.registry import account_conn_ids
 
     with create_session() as session:
         return set(account_conn_ids(session))

@@ -8,9 +8,7 @@ token would surface as ``invalid_grant``. Every date's files and manifest must l
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
 from itertools import pairwise
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -19,18 +17,25 @@ import pytest
 from airflow_provider_tiktok.connections import rotation_variable_key
 from airflow_provider_tiktok.hooks.tiktok import TikTokHook
 from airflow_provider_tiktok.tokens import TokenSet
-from dev.airflow_stack import AirflowStack
-from tests.scheduler.linking_env import APP_CONN_ID, app_connection_json, report_stack_env
+from tests.scheduler.linking_env import (
+    APP_CONN_ID,
+    REPORT_DAG_ID,
+    app_connection_json,
+    backfill_dates,
+    report_bucket,
+    report_stack,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from airflow_provider_tiktok.testing.emulator import TikTokEmulator
+    from dev.airflow_stack import AirflowStack
 
-pytestmark = pytest.mark.scheduler
+# The timeout covers fixture setup: whichever test runs first starts the stack and runs the backfill.
+pytestmark = [pytest.mark.scheduler, pytest.mark.timeout(900)]
 
-DAG_ID = "tiktok_daily_report"
-DAGS_FOLDER = Path(__file__).resolve().parents[2] / "dags"
+DAG_ID = REPORT_DAG_ID
 DATES = 3
 
 
@@ -45,22 +50,27 @@ def emulator() -> Iterator[TikTokEmulator]:
 
 @pytest.fixture(scope="module")
 def bucket(moto_s3: str) -> str:
-    name = "backfill-reports"
-    boto3.client("s3", endpoint_url=moto_s3, region_name="us-east-1").create_bucket(Bucket=name)
-    return name
+    return report_bucket(moto_s3, "backfill-reports")
 
 
 @pytest.fixture(scope="module")
-def stack(emulator: TikTokEmulator, bucket: str, moto_s3: str) -> Iterator[tuple[AirflowStack, list[str]]]:
-    env, conn_ids = report_stack_env(emulator, bucket)
-    with AirflowStack(DAGS_FOLDER, env=env, parallelism=8) as running:
-        running.wait_for_dag(DAG_ID)
-        yield running, conn_ids
+def stack(emulator: TikTokEmulator, bucket: str) -> Iterator[tuple[AirflowStack, list[str]]]:
+    with report_stack(emulator, bucket) as running:
+        yield running
 
 
-def _dates() -> list[str]:
-    today = datetime.now(timezone.utc).date()
-    return [(today - timedelta(days=offset)).isoformat() for offset in range(DATES + 1, 1, -1)]
+@pytest.fixture(scope="module")
+def backfill_runs(stack: tuple[AirflowStack, list[str]]) -> list[dict[str, Any]]:
+    """Once for the module, so no test relies on another: backfill ``DATES`` dates; the finished runs."""
+    airflow, _ = stack
+    dates = backfill_dates(DATES)
+    # --to-date is compared with logical dates (the report day at the schedule time, 02:00), so the
+    # runbook's inclusive form names the last day's end.
+    airflow.create_backfill(DAG_ID, dates[0], f"{dates[-1]}T23:59:59", max_active_runs=DATES)
+    # Queued runs wait for the DAG to be unpaused, which also starts today's scheduled run beside
+    # them. (Unpausing first would make the CLI race the busy scheduler for sqlite's single writer.)
+    airflow.unpause(DAG_ID)
+    return airflow.wait_for_runs(DAG_ID, DATES, run_type="backfill", timeout=600)
 
 
 def _overlapping(stack: AirflowStack, runs: list[dict[str, Any]]) -> bool:
@@ -69,19 +79,15 @@ def _overlapping(stack: AirflowStack, runs: list[dict[str, Any]]) -> bool:
     return any(later[0] < earlier[1] for earlier, later in pairwise(spans))
 
 
-@pytest.mark.timeout(900)
 def test_backfill_lands_every_date_with_concurrent_runs(
-    stack: tuple[AirflowStack, list[str]], emulator: TikTokEmulator, bucket: str, moto_s3: str
+    stack: tuple[AirflowStack, list[str]],
+    backfill_runs: list[dict[str, Any]],
+    emulator: TikTokEmulator,
+    bucket: str,
+    moto_s3: str,
 ) -> None:
     airflow, conn_ids = stack
-    dates = _dates()
-    # --to-date is compared with logical dates (the report day at the schedule time, 02:00), so the
-    # runbook's inclusive form names the last day's end.
-    airflow.create_backfill(DAG_ID, dates[0], f"{dates[-1]}T23:59:59", max_active_runs=DATES)
-    # Queued runs wait for the DAG to be unpaused, which also starts today's scheduled run beside
-    # them. (Unpausing first would make the CLI race the busy scheduler for sqlite's single writer.)
-    airflow.unpause(DAG_ID)
-    backfill_runs = airflow.wait_for_runs(DAG_ID, DATES, run_type="backfill", timeout=600)
+    dates = backfill_dates(DATES)
     assert sorted(r["logical_date"][:10] for r in backfill_runs) == dates
     assert {r["state"] for r in backfill_runs} == {"success"}, airflow.logs_tail()
     assert _overlapping(airflow, backfill_runs), "the backfill runs should have overlapped"
@@ -100,10 +106,14 @@ def test_backfill_lands_every_date_with_concurrent_runs(
 
 
 def test_no_rotated_token_was_lost(
-    stack: tuple[AirflowStack, list[str]], emulator: TikTokEmulator, monkeypatch: pytest.MonkeyPatch
+    stack: tuple[AirflowStack, list[str]],
+    backfill_runs: list[dict[str, Any]],
+    emulator: TikTokEmulator,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     airflow, conn_ids = stack
     monkeypatch.setenv(f"AIRFLOW_CONN_{APP_CONN_ID.upper()}", app_connection_json(emulator))
+    assert len(conn_ids) == 3, conn_ids  # the loop below checks every linked account, not none
     for conn_id in conn_ids:
         raw = airflow.cli("variables", "get", rotation_variable_key(conn_id)).stdout.strip()
         tokens = TokenSet.from_dict(json.loads(raw))

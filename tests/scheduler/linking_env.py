@@ -2,14 +2,19 @@
 
 The real scheduler reads account connections from ``AIRFLOW_CONN_*`` variables (as a deployment
 with connections in its environment would); rotated tokens then live in Variables in its database.
+The scheduler tests of ``tiktok_daily_report`` also share its bucket, stack and backfill dates here.
 """
 
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, urlparse
 
+import boto3
 import pytest
 import requests
 
@@ -17,11 +22,16 @@ from airflow_provider_tiktok.connections import AccountInfo
 from airflow_provider_tiktok.hooks.tiktok import TikTokHook
 from airflow_provider_tiktok.testing.connections import account_connection, app_connection
 from airflow_provider_tiktok.tokens import utcnow
+from dev.airflow_stack import AirflowStack
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from airflow_provider_tiktok.testing.emulator import TikTokEmulator
 
 APP_CONN_ID = "tiktok_default"
+REPORT_DAG_ID = "tiktok_daily_report"
+DAGS_FOLDER = Path(__file__).resolve().parents[2] / "dags"
 
 
 def app_connection_json(emulator: TikTokEmulator) -> str:
@@ -69,3 +79,25 @@ def report_stack_env(emulator: TikTokEmulator, bucket: str) -> tuple[dict[str, s
     env["AIRFLOW_VAR_TIKTOK_ACCOUNTS"] = json.dumps(conn_ids)
     env["AIRFLOW_VAR_TIKTOK_REPORT_SETTINGS"] = json.dumps({"bucket": bucket, "aws_conn_id": "aws_test"})
     return env, conn_ids
+
+
+def report_bucket(moto_s3: str, name: str) -> str:
+    """Create bucket ``name`` on the session's moto_server (``moto_s3`` is its endpoint); returns the name."""
+    boto3.client("s3", endpoint_url=moto_s3, region_name="us-east-1").create_bucket(Bucket=name)
+    return name
+
+
+@contextmanager
+def report_stack(emulator: TikTokEmulator, bucket: str) -> Iterator[tuple[AirflowStack, list[str]]]:
+    """A running stack (parallelism 8) of the repository's DAGs with :func:`report_stack_env`, once it has
+    parsed ``tiktok_daily_report``: yields (stack, account connection ids in registry order)."""
+    env, conn_ids = report_stack_env(emulator, bucket)
+    with AirflowStack(DAGS_FOLDER, env=env, parallelism=8) as running:
+        running.wait_for_dag(REPORT_DAG_ID)
+        yield running, conn_ids
+
+
+def backfill_dates(count: int) -> list[str]:
+    """``count`` complete days (UTC) to backfill, oldest first, the last one the day before yesterday."""
+    today = datetime.now(timezone.utc).date()
+    return [(today - timedelta(days=offset)).isoformat() for offset in range(count + 1, 1, -1)]

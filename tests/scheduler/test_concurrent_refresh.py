@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,7 +28,8 @@ if TYPE_CHECKING:
 
     from airflow_provider_tiktok.testing.emulator import TikTokEmulator
 
-pytestmark = pytest.mark.scheduler
+# The timeout covers fixture setup: whichever test runs first starts the stack and the runs.
+pytestmark = [pytest.mark.scheduler, pytest.mark.timeout(900)]
 
 DAG_ID = "tiktok_concurrent_refresh"
 RUNS = 4
@@ -69,6 +71,24 @@ def stack(emulator: TikTokEmulator, linked: dict[str, str]) -> Iterator[AirflowS
         yield running
 
 
+@dataclass(frozen=True)
+class ConcurrentRuns:
+    """The outcome of the module's scenario, which every test checks a side of."""
+
+    run_ids: list[str]
+    runs: list[dict[str, Any]]
+    token_posts: int  # token requests the emulator saw while the runs ran
+
+
+@pytest.fixture(scope="module")
+def concurrent_runs(stack: AirflowStack, emulator: TikTokEmulator) -> ConcurrentRuns:
+    """Trigger ``RUNS`` runs at once and wait for them, once for the module: no test relies on another."""
+    emulator.reset_requests()
+    run_ids = _trigger_runs(stack, RUNS)
+    runs = stack.wait_for_runs(DAG_ID, RUNS, timeout=600)
+    return ConcurrentRuns(run_ids, runs, emulator.count(TOKEN_PATH, "POST"))
+
+
 def _trigger_runs(stack: AirflowStack, count: int) -> list[str]:
     stack.unpause(DAG_ID)
     run_ids = []
@@ -104,21 +124,17 @@ def _effective_tokens(stack: AirflowStack, conn_id: str) -> TokenSet:
     return TokenSet.from_dict(json.loads(raw))
 
 
-@pytest.mark.timeout(900)
 def test_concurrent_runs_never_lose_a_rotated_refresh_token(
-    stack: AirflowStack, emulator: TikTokEmulator, linked: dict[str, str]
+    stack: AirflowStack, concurrent_runs: ConcurrentRuns, linked: dict[str, str]
 ) -> None:
-    emulator.reset_requests()
-    run_ids = _trigger_runs(stack, RUNS)
-
-    runs = stack.wait_for_runs(DAG_ID, RUNS, timeout=600)
-
-    assert {run["dag_run_id"]: run["state"] for run in runs} == dict.fromkeys(run_ids, "success")
+    run_ids = concurrent_runs.run_ids
+    states = {run["dag_run_id"]: run["state"] for run in concurrent_runs.runs}
+    assert states == dict.fromkeys(run_ids, "success")
     results = [_refresh_result(stack, run_id) for run_id in run_ids]
     assert [r["failed"] for r in results] == [{}] * RUNS, "a refresh was rejected (invalid_grant)"
     assert all(sorted(r["refreshed"]) == sorted(linked) for r in results), results
     # Every token request was one of these successful rotations: no rejected attempt, no retry.
-    assert emulator.count(TOKEN_PATH, "POST") == RUNS * len(linked)
+    assert concurrent_runs.token_posts == RUNS * len(linked)
     # max_active_tis_per_dag=1: the refresh tasks of the four runs never overlapped.
     spans = _intervals(stack, run_ids, "refresh_tokens")
     assert len(spans) == RUNS, spans
@@ -126,7 +142,7 @@ def test_concurrent_runs_never_lose_a_rotated_refresh_token(
 
 
 def test_every_account_is_still_refreshable_afterwards(
-    stack: AirflowStack, linked: dict[str, str], emulator: TikTokEmulator
+    stack: AirflowStack, concurrent_runs: ConcurrentRuns, linked: dict[str, str]
 ) -> None:
     assert len(linked) == 3, linked  # the loop below checks every linked account, not none
     for conn_id in linked:
@@ -137,7 +153,9 @@ def test_every_account_is_still_refreshable_afterwards(
         assert rotated.open_id == tokens.open_id
 
 
-def test_no_token_reaches_a_task_log(stack: AirflowStack, linked: dict[str, str]) -> None:
+def test_no_token_reaches_a_task_log(
+    stack: AirflowStack, concurrent_runs: ConcurrentRuns, linked: dict[str, str]
+) -> None:
     logs = "\n".join(stack.task_log_texts())
     assert "TikTok token refresh" in logs, "the refresh task log should be among the logs read"
     assert len(linked) == 3, linked  # the loop below checks every linked account, not none

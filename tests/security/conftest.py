@@ -1,8 +1,9 @@
-"""Fixtures of the security tests: the DAG tests' deployment and the accounts page's signed-in clients.
+"""Fixtures of the security tests: the accounts page's signed-in clients (the DAG tests' ``deployment`` is
+the session conftest's).
 
 Each module here is one attack; it reuses the real fixtures of ``tests/dags`` (emulator, moto_server,
-``dag.test()`` on the sqlite metadata DB) and ``tests/web`` (Airflow's API app with the plugin mounted,
-JWTs issued by the auth manager), loaded under their own module names.
+``dag.test()`` on the sqlite metadata DB: ``report_dag_support``) and ``tests/web`` (Airflow's API app with
+the plugin mounted, JWTs issued by the auth manager), the latter loaded under its own module name.
 """
 
 from __future__ import annotations
@@ -32,10 +33,8 @@ def _load(folder: str) -> ModuleType:
     return module
 
 
-_dags = _load("dags")
 _web = _load("web")
 
-deployment = _dags.deployment
 airflow_api = _web.airflow_api
 make_client = _web.make_client
 client = _web.client

@@ -7,7 +7,8 @@ from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_tiktok.connections import AccountInfo, account_connection_extra
-from airflow_provider_tiktok.tokens import OrmBackend, TokenSet, TokenStore
+from airflow_provider_tiktok.storage import OrmBackend
+from airflow_provider_tiktok.tokens import TokenSet, TokenStore
 
 if TYPE_CHECKING:
     from fastapi.testclient import TestClient
