@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from datetime import date, datetime, timedelta, timezone
 from functools import cached_property
 from tempfile import NamedTemporaryFile
@@ -203,6 +204,8 @@ class TikTokToS3Operator(BaseOperator):
             username=user.get("username") or info.username,
             display_name=user.get("display_name") or info.display_name or None,
         )
+        s3_ready = threading.Thread(target=self._warm_up_s3, name="s3-warm-up", daemon=True)
+        s3_ready.start()
         with (
             attempt_scratch(context["ti"], self.task_id) as scratch,
             _temp_csv(scratch) as videos_file,
@@ -214,6 +217,7 @@ class TikTokToS3Operator(BaseOperator):
             files = [(videos_file.name, keys[0])]
             if len(keys) > 1:
                 files.append((account_file.name, keys[1]))
+            s3_ready.join()
             self._upload_all(files)
         self._record(context, info, report_date, (rows, skipped), [key for _, key in files])
         self._lineage = (
@@ -278,12 +282,22 @@ class TikTokToS3Operator(BaseOperator):
         if rows % _PROGRESS_EVERY == 0:
             self.log.info("%d video rows written so far", rows)
 
+    def _warm_up_s3(self) -> None:
+        """Build the S3 client while the pages are fetched: importing and setting up boto3 takes seconds
+        of CPU, which the fetch (waiting on TikTok) leaves idle. The main thread touches the hook only
+        after joining this thread."""
+        try:
+            self.s3_hook.get_conn()
+        except Exception:  # the upload meets the same problem and reports it with the bucket and key
+            self.log.debug("Could not set up the S3 client ahead of the upload", exc_info=True)
+
     def _upload_all(self, files: list[tuple[str, str]]) -> None:
         """Upload complete files; if a later upload fails, delete objects this attempt created new."""
         created: list[str] = []
         try:
-            for filename, key in files:
-                if not self._upload(filename, key, replacing_allowed=len(files) > 1):
+            for index, (filename, key) in enumerate(files):
+                # Whether a key existed matters only when a later upload can fail: the last needs no check.
+                if not self._upload(filename, key, replacing_allowed=index < len(files) - 1):
                     created.append(key)
         except Exception:
             self._delete_quietly(created)
