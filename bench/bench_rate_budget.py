@@ -223,7 +223,8 @@ def budget_figures(emu: TikTokEmulator, airflow: AirflowStack, run: dict[str, An
     per_account = Counter(r.open_id for r in listed if r.status == 200)
     pages = math.ceil(VIDEOS / PAGE)
     span = accepted[-1] - accepted[0]
-    peak = max(bisect.bisect_right(accepted, t + WINDOW) - i for i, t in enumerate(accepted))
+    # [t, t + WINDOW): the emulator forgets a request exactly one window later
+    peak = max(bisect.bisect_left(accepted, t + WINDOW) - i for i, t in enumerate(accepted))
     failed, retried = report_tries(airflow, run)
     firsts = [min(r.time for r in listed if r.open_id == who) for who in per_account]
     lasts = [max(r.time for r in listed if r.open_id == who and r.status == 200) for who in per_account]

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator, TriggerRule
 
 from airflow_provider_tiktok.airflow_compat import AirflowFailException
-from airflow_provider_tiktok.connections import REGISTRY_VARIABLE
+from airflow_provider_tiktok.connections import REGISTRY_VARIABLE, parse_registry
 from airflow_provider_tiktok.errors import TikTokConfigError
 
 if TYPE_CHECKING:
@@ -78,15 +77,17 @@ class TikTokRelinkReminderOperator(BaseOperator):
         from airflow_provider_tiktok.reminders import parse_thresholds
         from airflow_provider_tiktok.tokens import TokenStore
 
+        store = TokenStore()
         try:
             config = notifier_config()
             if config.configured:
                 load_factory(config.path)  # a path that cannot work fails now, not once per account
             days = parse_thresholds(self.thresholds or reminder_days_setting())
+            conn_ids = self._conn_ids(store)  # a registry that is not a list of ids fails here too
         except TikTokConfigError as exc:
             raise AirflowFailException(str(exc)) from None
-        run = _Run(store=TokenStore(), config=config, days=days, context=context)
-        for conn_id in self._conn_ids(run.store):
+        run = _Run(store=store, config=config, days=days, context=context)
+        for conn_id in conn_ids:
             self._remind(run, conn_id)
         self.log.info("Relink reminders: %d sent, %d not sent", len(run.sent), len(run.not_sent))
         return {"sent": run.sent, "not_sent": run.not_sent}
@@ -94,8 +95,7 @@ class TikTokRelinkReminderOperator(BaseOperator):
     def _conn_ids(self, store: TokenStore) -> list[str]:
         ids: Any = self.account_conn_ids
         if ids is None:
-            raw = store.backend.get_variable(REGISTRY_VARIABLE)
-            ids = json.loads(raw) if raw else []
+            ids = parse_registry(store.backend.get_variable(REGISTRY_VARIABLE))
         return list(dict.fromkeys(str(i) for i in ids if str(i).strip()))
 
     def _remind(self, run: _Run, conn_id: str) -> None:

@@ -107,6 +107,17 @@ def test_a_notifier_setting_that_cannot_work_fails_the_task_saying_what_to_fix(
         run_task()
 
 
+def test_a_registry_that_is_not_a_list_of_ids_fails_the_task_like_every_other_reader(
+    link: Callable[..., str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    link("brand", 3)
+    monkeypatch.setenv("AIRFLOW_VAR_TIKTOK_ACCOUNTS", '{"brand": "tiktok_account_brand"}')
+    with pytest.raises(
+        AirflowFailException, match="'tiktok_accounts' must be a JSON list of account connection"
+    ):
+        run_task()
+
+
 def test_broken_accounts_are_told_once_whatever_broke_them(
     smtp_notifier: SmtpSink, link: Callable[..., str]
 ) -> None:
