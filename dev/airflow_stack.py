@@ -152,6 +152,23 @@ class AirflowStack:
             )
         return result
 
+    def create_fab_user(self, user: str, role: str, *, lastname: str = "Test") -> None:
+        """``airflow users create`` for the FAB auth manager, with ``user``'s generated password.
+
+        Every value is passed as ``--flag=value``: a generated password may start with ``-`` (one in 32
+        does), which argparse would read as a flag. The error names the user, never the password.
+        """
+        result = self.cli(
+            "users", "create", f"--username={user}", f"--password={self.passwords[user]}",
+            f"--role={role}", f"--email={user}@example.org", f"--firstname={user}", f"--lastname={lastname}",
+            check=False,
+        )  # fmt: skip
+        if result.returncode != 0:
+            output = (result.stdout + result.stderr).replace(self.passwords[user], "***")[-2000:]
+            raise RuntimeError(
+                f"`airflow users create` for {user!r} ({role}) exited {result.returncode}:\n{output}"
+            )
+
     def create_backfill(self, dag_id: str, from_date: str, to_date: str, *, max_active_runs: int) -> None:
         """``airflow backfill create``, tried again while sqlite refuses its write lock.
 

@@ -148,10 +148,7 @@ class CeleryStack(AirflowStack):
         (self.home / "config" / "airflow_local_settings.py").write_text(FAST_RETRIES_POLICY)
         super().start(timeout=timeout)
         for user, role in FAB_USERS.items():
-            self.cli(
-                "users", "create", f"--username={user}", f"--password={self.passwords[user]}",
-                f"--role={role}", f"--email={user}@example.org", f"--firstname={user}", "--lastname=Stack",
-            )  # fmt: skip
+            self.create_fab_user(user, role, lastname="Stack")
         self.wait_for_workers(self.workers, timeout=timeout)
         self._supervisor = threading.Thread(target=self._restart_exited, name="restart-always", daemon=True)
         self._supervisor.start()

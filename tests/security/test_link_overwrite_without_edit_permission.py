@@ -51,11 +51,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[AirflowSta
                 "roles", "add-perms", "TikTokLinker", "-r", "Connections", "-a", "can_read", "can_create"
             )  # fmt: skip
             for user, role in USERS.items():
-                airflow.cli(
-                    "users", "create", "--username", user, "--password", airflow.passwords[user],
-                    "--role", role, "--email", f"{user}@example.org",
-                    "--firstname", user, "--lastname", "Test",
-                )  # fmt: skip
+                airflow.create_fab_user(user, role)
             yield airflow, emulator
 
 

@@ -47,11 +47,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[AirflowSta
         airflow.passwords = {user: f"-{password}" for user, password in airflow.passwords.items()}
         with airflow:
             for user, role in ROLES.items():
-                airflow.cli(
-                    "users", "create", f"--username={user}", f"--password={airflow.passwords[user]}",
-                    f"--role={role}", f"--email={user}@example.org",
-                    f"--firstname={user}", "--lastname=Test",
-                )  # fmt: skip
+                airflow.create_fab_user(user, role)
             yield airflow, emulator
 
 
