@@ -5,7 +5,6 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
-import time
 
 import requests
 
@@ -45,9 +44,7 @@ def test_cli_prints_url_and_credentials_serves_and_stops_on_sigterm() -> None:
         assert config["pkce"] == "optional"
     finally:
         proc.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + 10
-        while proc.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.05)
+        proc.wait(timeout=10)
     assert proc.returncode == 0
 
 

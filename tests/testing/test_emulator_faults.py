@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING
 
 import pytest
 import requests
+
+from dev.waiting import wait_until
 
 if TYPE_CHECKING:
     from emulator_flow import Flow
@@ -97,9 +98,13 @@ def test_a_dropped_connection_leaves_no_traceback(
     before = emu.open_connections()  # the flow's own keep-alive connection
     with requests.Session() as session, pytest.raises(requests.ConnectionError):
         session.get(emu.base_url + USER, params={"fields": "open_id"}, headers=headers, timeout=5)
-    deadline = time.monotonic() + 10
-    while emu.open_connections() > before and time.monotonic() < deadline:  # until the handler ended
-        time.sleep(0.01)
+    # until the handler ended
+    wait_until(
+        lambda: emu.open_connections() <= before,
+        timeout=10,
+        what="the faulted connection to close",
+        interval=0.01,
+    )
     assert emu.open_connections() == before
     assert "Traceback" not in capfd.readouterr().err
 
