@@ -127,7 +127,7 @@ def report_kwargs(
 ) -> ReportKwargs:
     """Keyword arguments of one account's mapped report task.
 
-    :param accounts: how many accounts the run reports (their tasks split the app's request budget).
+    :param accounts: how many accounts the run reports (their tasks share the app's request budget).
     """
     return {
         "account_conn_id": conn_id,

@@ -1,13 +1,21 @@
-"""Client-side rate limiter: each process keeps its part of the app's budget and adapts it to 429s.
+"""Client-side rate limiter: one process never overruns the app's budget, and a 429 says when to try again.
 
 TikTok allows 600 requests per minute per endpoint and app over a sliding window. Tasks on different
 workers reach nothing in common that could count requests atomically (a task has no metadata DB, and
-Variables have no compare-and-set), so the budget is split instead: a process that knows ``share``
-processes run at once takes ``max_requests / share - 1`` per window (the ``- 1`` absorbs the skew between
-send and arrival times), which keeps the group under the limit without talking to each other. The part
-then adapts (AIMD): each success grows it (a task started late or left alone after the others finished
-takes up what they leave, up to the whole budget), each 429 halves it (the group or something else is over
-the limit), never below one request per window. See docs/reliability.md.
+Variables have no compare-and-set), and a split of the budget between them cannot know when a peer has
+finished, so it leaves budget unused whenever fewer tasks run than it was split for (measured: the last
+requests of a run waited a whole window beside a free budget). So the app's budget is shared through the
+one thing every worker reaches, TikTok's own count:
+
+- each process sends at most the app's whole budget per window (alone, it never meets a 429);
+- a 429 means the app's window is full: the request waits until it frees — ``Retry-After`` when TikTok
+  sends one, else until this process's oldest request in the window leaves it (a window fills in bursts,
+  so it frees about when one's own oldest requests leave), at most a quarter window — and is sent again;
+- a request refused again probes at the pace of this process's fair part of the budget
+  (``window / (limit / share)``), doubling each time, at most a quarter window apart.
+
+A refused request is not counted in this process's window: TikTok did not count it. See
+docs/reliability.md.
 """
 
 from __future__ import annotations
@@ -23,13 +31,11 @@ if TYPE_CHECKING:
 DEFAULT_REQUESTS_PER_MINUTE = 600
 DEFAULT_WINDOW = 60.0
 #: Report tasks running at once across every run of the daily DAG (its ``max_active_tis_per_dag``): the
-#: most that split the app's request budget, so each takes its part of it (the report's ``rate_share``).
+#: most that share the app's request budget (the report's ``rate_share``).
 PARALLEL_REPORTS = 16
-#: How much a part grows per window of successes: this fraction of the fair part (or of itself, above it).
-#: Fast, so tasks started late or left alone take up what others leave; a 429 halves it again.
-GROWTH_PER_WINDOW = 0.5
-#: What is left of a part after a 429.
-DECREASE_ON_429 = 0.5
+#: The longest wait after a 429 without ``Retry-After``, as a fraction of the window: a refused process
+#: looks again at least this often, so it is never more than this late for a window that freed.
+LONGEST_PROBE = 0.25
 
 
 def fair_part(max_requests: int, share: int) -> float:
@@ -40,13 +46,14 @@ def fair_part(max_requests: int, share: int) -> float:
 
 
 class SlidingWindowRateLimiter:
-    """At most ``allowance(key)`` requests per ``window`` seconds and key; callers block until a slot frees.
+    """At most ``max_requests`` per ``window`` seconds and key; callers block until a slot frees.
 
     Thread-safe: the bookkeeping is under a lock, the waiting is not.
 
     :param max_requests: the app's limit per window and key (0 or less disables limiting).
     :param window: window length in seconds.
-    :param share: how many processes split the app's budget at once (1: this process alone).
+    :param share: how many processes share the app's budget at once (1: this process alone); sets how
+        often a refused request probes again.
     :param clock: monotonic clock (seconds).
     :param sleep: sleep function.
     """
@@ -62,21 +69,22 @@ class SlidingWindowRateLimiter:
     ) -> None:
         self.max_requests = max_requests
         self.window = window
-        self.fair = fair_part(max_requests, share)
+        self.share = share
         self._clock = clock
         self._sleep = sleep
         self._lock = threading.Lock()
         self._sent: dict[str, deque[float]] = {}
-        self._allowance: dict[str, float] = {}
+        self._refusals: dict[str, int] = {}
 
     @property
     def enabled(self) -> bool:
         """False when limiting is switched off (``max_requests`` 0 or less)."""
         return self.max_requests > 0
 
-    def allowance(self, key: str) -> float:
-        """Requests per window this process may currently send for ``key``."""
-        return self._allowance.get(key, self.fair)
+    @property
+    def probe_interval(self) -> float:
+        """Seconds between sends at this process's fair part of the budget: the first probe after a 429."""
+        return self.window / fair_part(self.max_requests, self.share)
 
     def acquire(self, key: str) -> float:
         """Block until a request for ``key`` may be sent, record it, and return the seconds waited.
@@ -87,53 +95,58 @@ class SlidingWindowRateLimiter:
             return 0.0
         waited = 0.0
         while True:  # ends: each pass either records a slot or waits for the oldest one to expire
-            with self._lock:
-                delay = self._try_take(key)
+            delay = self.try_acquire(key)
             if delay <= 0:
                 return waited
             self._sleep(delay)
             waited += delay
 
-    def _try_take(self, key: str) -> float:
-        now = self._clock()
+    def try_acquire(self, key: str) -> float:
+        """Record a request for ``key`` and return 0 if the window has room, else the seconds until it has."""
+        with self._lock:
+            now = self._clock()
+            sent = self._live(key, now)
+            if len(sent) < self.max_requests:
+                sent.append(now)
+                return 0.0
+            return sent[-self.max_requests] + self.window - now
+
+    def _live(self, key: str, now: float) -> deque[float]:
         sent = self._sent.setdefault(key, deque())
         while sent and sent[0] <= now - self.window:
             sent.popleft()
-        if len(sent) < int(self.allowance(key)):
-            sent.append(now)
-            return 0.0
-        return sent[-int(self.allowance(key))] + self.window - now
+        return sent
 
     def succeeded(self, key: str) -> None:
-        """Grow the part for ``key`` after an accepted request.
-
-        A window's worth of successes adds half the fair part (or of the part itself, once above it).
-        """
-        if not self.enabled:
-            return
+        """Note an accepted request for ``key``: the next 429 starts the waits afresh."""
         with self._lock:
-            part = self.allowance(key)
-            grown = part + GROWTH_PER_WINDOW * max(self.fair, part) / part
-            self._allowance[key] = min(float(self.max_requests), grown)
+            self._refusals.pop(key, None)
 
     def rate_limited(self, key: str) -> float:
-        """Halve the part for ``key`` after a 429 and return the seconds to wait before the retry.
+        """Note a 429 for ``key`` and return the seconds to wait before sending the request again.
 
-        Without a ``Retry-After`` the caller waits one slot of the reduced part (a sliding window frees slots
-        continuously); the retried request then also waits in :meth:`acquire` until the part has room.
+        The first 429 waits until this process's oldest request in the window leaves it; with none (or
+        after another 429) it waits a probe interval, doubled for each 429 in a row. Never longer than
+        ``LONGEST_PROBE`` of the window. A ``Retry-After`` from TikTok, when sent, is the caller's to prefer.
         """
         if not self.enabled:
             return 0.0
         with self._lock:
-            part = max(1.0, self.allowance(key) * DECREASE_ON_429)
-            self._allowance[key] = part
-        return self.window / part
+            now = self._clock()
+            sent = self._live(key, now)
+            if sent:
+                sent.pop()  # the refused request: TikTok did not count it, so neither does this window
+            refusals = self._refusals[key] = self._refusals.get(key, 0) + 1
+            if refusals == 1 and sent:
+                wait = sent[0] + self.window - now
+            else:
+                wait = self.probe_interval * 2 ** (refusals - 1)
+        return max(0.0, min(wait, self.window * LONGEST_PROBE))
 
     def in_window(self, key: str) -> int:
         """How many requests for ``key`` are counted in the current window."""
         with self._lock:
-            now = self._clock()
-            return sum(1 for t in self._sent.get(key, ()) if t > now - self.window)
+            return len(self._live(key, self._clock()))
 
 
 _shared: dict[tuple[int, float, int], SlidingWindowRateLimiter] = {}
@@ -147,7 +160,7 @@ def shared_limiter(
 
     :param max_requests: the app's limit per window and endpoint.
     :param window: window length in seconds.
-    :param share: how many processes split the budget at once.
+    :param share: how many processes share the budget at once.
     """
     key = (max_requests, window, share)
     with _shared_lock:

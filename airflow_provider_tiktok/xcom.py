@@ -52,7 +52,7 @@ class ReportKwargs(TypedDict):
     aws_conn_id: str
     encrypt: bool
     formula_escaping: str
-    #: how many report tasks split the app's request budget (see ``ratelimit.PARALLEL_REPORTS``)
+    #: how many report tasks share the app's request budget (see ``ratelimit.PARALLEL_REPORTS``)
     rate_share: int
 
 

@@ -3,9 +3,9 @@
 Retried (exponential backoff with jitter): HTTP 5xx, timeouts, connection errors, malformed JSON, and the
 same conditions reported inside HTTP 200 bodies (``internal_error``, ``server_error``,
 ``temporarily_unavailable``), at most ``max_retries`` times. A rate limit (HTTP 429 or
-``rate_limit_exceeded``) is not an error but a signal: the limiter halves this process's part of the budget,
-the request waits (``Retry-After`` when sent, else one slot of the reduced part) and is sent again, for up to
-``rate_limit_patience`` seconds of waiting, without using up ``max_retries``.
+``rate_limit_exceeded``) is not an error but a signal that the app's window is full: the request waits
+(``Retry-After`` when sent, else what the limiter estimates, see :mod:`airflow_provider_tiktok.ratelimit`)
+and is sent again, for up to ``rate_limit_patience`` seconds of waiting, without using up ``max_retries``.
 Never retried: authorization failures (the account must be relinked) and request errors.
 A retry repeats the very same request, so a paging caller resumes from the same cursor.
 
@@ -259,15 +259,17 @@ class Transport:
     def _wait_for_budget(
         self, failure: Failure, endpoint: str, account: str | None, earlier: list[float]
     ) -> float:
-        """Shrink this process's part after a 429 and wait; return the seconds waited, or raise when spent.
+        """Wait after a 429 until the app's window should have room; return the seconds waited, or raise
+        when the patience is spent.
 
         :param earlier: the waits this request already spent on 429s.
         """
-        slot = self.limiter.rate_limited(endpoint)
+        estimate = self.limiter.rate_limited(endpoint)
         if failure.retry_after is not None:
             delay = min(failure.retry_after, self.policy.backoff_cap)
         elif self.limiter.enabled:
-            delay = slot * (random.uniform(0.5, 1.0) if self.policy.jitter else 1.0)  # noqa: S311 - jitter
+            # a little early rather than late: a request sent too soon only probes again
+            delay = estimate * (random.uniform(0.75, 1.0) if self.policy.jitter else 1.0)  # noqa: S311
         else:
             delay = self.policy.delay(len(earlier) + 1)
         if sum(earlier) + delay > self.policy.rate_limit_patience:

@@ -103,8 +103,8 @@ class TikTokHook(BaseHook):
     :param max_retries: retries of a transient failure (429, 5xx, timeout, reset, malformed JSON).
     :param requests_per_minute: the app's limit per endpoint and window (default: the app connection's
         ``rate_limit`` extra, else TikTok's 600; 0 disables client-side limiting).
-    :param rate_share: how many tasks split the app's budget at once (each starts at its part of it and
-        adapts to 429s, see :mod:`airflow_provider_tiktok.ratelimit`).
+    :param rate_share: how many tasks share the app's budget at once: sets how often a request refused
+        with a 429 probes again (see :mod:`airflow_provider_tiktok.ratelimit`).
     :param rate_limit_patience: seconds one request may wait on 429s before it fails.
     :param token_store: where tokens are read and rotated sets saved (default: Task SDK in tasks,
         ORM elsewhere).

@@ -91,8 +91,9 @@ class TikTokToS3Operator(BaseOperator):
     :param formula_escaping: ``"prefix"`` (default: text cells starting with ``= + - @``, tab, CR or
         ``'`` get a leading ``'``) or ``"none"`` (raw text). (templated)
     :param min_token_validity: refresh the access token at start when it expires sooner than this.
-    :param rate_share: how many report tasks split the TikTok app's request budget at once; this one
-        starts at its part and adapts to 429s (the daily DAG passes min(accounts, ``PARALLEL_REPORTS``)).
+    :param rate_share: how many report tasks share the TikTok app's request budget at once: sets how
+        often a request refused with a 429 probes again (the daily DAG passes min(accounts,
+        ``PARALLEL_REPORTS``)).
     :param hook_kwargs: extra keyword arguments of the :class:`TikTokHook` (timeouts, retries ...).
     :param token_store: where tokens are read and rotated sets saved (tests may pass one); the default
         reads the account connection and the rotation Variable.
