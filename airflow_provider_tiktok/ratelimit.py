@@ -12,10 +12,12 @@ one thing every worker reaches, TikTok's own count:
   sends one, else until this process's oldest request in the window leaves it (a window fills in bursts,
   so it frees about when one's own oldest requests leave), at most a quarter window — and is sent again;
 - a request refused again probes at the pace of this process's fair part of the budget
-  (``window / (limit / share)``), doubling each time, at most a quarter window apart.
+  (``window / (limit / share - 1)``), doubling each time, at most a quarter window apart.
 
-A refused request is not counted in this process's window: TikTok did not count it. See
-docs/reliability.md.
+A refused request is not counted in this process's window: TikTok did not count it. The bookkeeping is
+per endpoint, not per request: with several threads sending for one endpoint, a 429 forgets the newest
+request and another thread's success restarts the waits, which only makes the waits a little shorter
+(a report task sends from one thread). See docs/reliability.md.
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ PARALLEL_REPORTS = 16
 #: The longest wait after a 429 without ``Retry-After``, as a fraction of the window: a refused process
 #: looks again at least this often, so it is never more than this late for a window that freed.
 LONGEST_PROBE = 0.25
+#: 429s in a row beyond which the probe interval stops doubling (it is capped long before).
+_MAX_DOUBLINGS = 20
 
 
 def fair_part(max_requests: int, share: int) -> float:
@@ -67,7 +71,7 @@ class SlidingWindowRateLimiter:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self.max_requests = max_requests
+        self.max_requests = int(max_requests)
         self.window = window
         self.share = share
         self._clock = clock
@@ -84,6 +88,8 @@ class SlidingWindowRateLimiter:
     @property
     def probe_interval(self) -> float:
         """Seconds between sends at this process's fair part of the budget: the first probe after a 429."""
+        if not self.enabled:
+            return 0.0
         return self.window / fair_part(self.max_requests, self.share)
 
     def acquire(self, key: str) -> float:
@@ -140,7 +146,7 @@ class SlidingWindowRateLimiter:
             if refusals == 1 and sent:
                 wait = sent[0] + self.window - now
             else:
-                wait = self.probe_interval * 2 ** (refusals - 1)
+                wait = self.probe_interval * 2 ** min(refusals - 1, _MAX_DOUBLINGS)
         return max(0.0, min(wait, self.window * LONGEST_PROBE))
 
     def in_window(self, key: str) -> int:
@@ -149,7 +155,7 @@ class SlidingWindowRateLimiter:
             return len(self._live(key, self._clock()))
 
 
-_shared: dict[tuple[int, float, int], SlidingWindowRateLimiter] = {}
+_shared: dict[tuple[int, float], SlidingWindowRateLimiter] = {}
 _shared_lock = threading.Lock()
 
 
@@ -158,13 +164,17 @@ def shared_limiter(
 ) -> SlidingWindowRateLimiter:
     """Return the process-wide limiter for this budget, so every hook in the process shares one window.
 
+    Hooks asking for different shares of one budget get the same limiter, probing at the pace of the
+    largest share asked for (the slower pace).
+
     :param max_requests: the app's limit per window and endpoint.
     :param window: window length in seconds.
     :param share: how many processes share the budget at once.
     """
-    key = (max_requests, window, share)
+    key = (int(max_requests), window)
     with _shared_lock:
         limiter = _shared.get(key)
         if limiter is None:
             limiter = _shared[key] = SlidingWindowRateLimiter(max_requests, window, share=share)
+        limiter.share = max(limiter.share, share)
         return limiter

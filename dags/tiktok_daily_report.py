@@ -13,15 +13,14 @@ Variable ``tiktok_report_settings`` (JSON), then defaults; a run's params choose
 report date and the formula escaping (see :mod:`airflow_provider_tiktok.report_settings`). A manual run
 without ``report_date`` reports the last complete day.
 
-Shape, built from the provider's operators, two tasks at the start, side by side (neither needs the other,
-and each is a task start on the run's critical path):
-``prepare`` (settings + registry, fails early on a missing bucket or too many accounts) and
-``refresh_tokens`` (every linked account; the only token writer, one at a time across runs)
--> ``report`` (one mapped task per account, labelled by account, once both succeeded)
+Shape, built from the provider's operators: ``prepare`` (settings + registry, fails early on a
+missing bucket or too many accounts)
+-> ``refresh_tokens`` (the only token writer, one at a time across runs)
+-> ``relink_reminders`` (always runs after the refresh: one message per account per days-left threshold,
+and one when an account breaks, through the deployment's notifier; see docs/runbook.md)
+-> ``report`` (one mapped task per account, labelled by account)
 -> ``finalize`` (always runs: writes ``_manifest.json``, fails the run if any account failed,
 emits the ``tiktok_video_stats`` asset event when all landed).
-``relink_reminders`` always runs after the refresh, beside the reports: one message per account per
-days-left threshold, and one when an account breaks, through the deployment's notifier (docs/runbook.md).
 """
 
 from __future__ import annotations
@@ -44,6 +43,7 @@ from airflow_provider_tiktok.operators.report_run import (
 from airflow_provider_tiktok.operators.tiktok import MAP_INDEX_TEMPLATE, TikTokToS3Operator
 from airflow_provider_tiktok.ratelimit import PARALLEL_REPORTS
 from airflow_provider_tiktok.report_dates import schedule_from_env
+from airflow_provider_tiktok.xcom import ACCOUNTS_XCOM_KEY
 
 CRON, TIMEZONE = schedule_from_env()
 
@@ -112,14 +112,16 @@ PARAMS = {
 def tiktok_daily_report() -> None:
     """Daily TikTok video statistics to S3 (see the module docstring)."""
     prepare = TikTokReportPrepareOperator(task_id=PREPARE_TASK_ID, default_timezone=TIMEZONE)
-    refresh = TikTokRefreshTokensOperator(task_id="refresh_tokens")  # every account in the registry
+    refresh = TikTokRefreshTokensOperator(
+        task_id="refresh_tokens", account_conn_ids=XComArg(prepare, key=ACCOUNTS_XCOM_KEY)
+    )
     report = TikTokToS3Operator.partial(
         task_id=REPORT_TASK_ID,
         map_index_template=MAP_INDEX_TEMPLATE,
         max_active_tis_per_dag=PARALLEL_REPORTS,  # every run together: they share one rate budget
     ).expand_kwargs(XComArg(prepare))
     finalize = TikTokReportFinalizeOperator(task_id="finalize", asset=REPORT_ASSET, retries=2)
-    [prepare, refresh] >> report >> finalize
+    prepare >> refresh >> report >> finalize
     refresh >> TikTokRelinkReminderOperator(task_id="relink_reminders")
 
 

@@ -89,7 +89,7 @@ def test_prepare_resolves_every_account_its_task_arguments_and_the_run(deploymen
         "aws_conn_id": "aws_test",
         "encrypt": False,
         "formula_escaping": "prefix",
-        "rate_share": 3,  # three accounts split the app's request budget
+        "rate_share": 3,  # three accounts share the app's request budget
     }
     run = prepared["run"]
     assert (run["report_date"], run["accounts"], run["manifest_key"]) == (REPORT_DATE, conn_ids, MANIFEST_KEY)

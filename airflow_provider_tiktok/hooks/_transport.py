@@ -112,6 +112,10 @@ class Failure:
         return self.http_status == 429 or self.code == "rate_limit_exceeded"
 
 
+#: The shortest wait after a 429 that came with a ``Retry-After`` (the header counts whole seconds).
+MIN_RETRY_AFTER = 1.0
+
+
 def parse_retry_after(value: str | None) -> float | None:
     """Parse a ``Retry-After`` header (seconds or HTTP date) into seconds, None when absent or invalid."""
     if not value:
@@ -266,13 +270,15 @@ class Transport:
         """
         estimate = self.limiter.rate_limited(endpoint)
         if failure.retry_after is not None:
-            delay = min(failure.retry_after, self.policy.backoff_cap)
+            # "Retry-After: 0" (or a date gone by) must not resend at once, over and over
+            delay = min(max(failure.retry_after, MIN_RETRY_AFTER), self.policy.backoff_cap)
         elif self.limiter.enabled:
             # a little early rather than late: a request sent too soon only probes again
             delay = estimate * (random.uniform(0.75, 1.0) if self.policy.jitter else 1.0)  # noqa: S311
         else:
             delay = self.policy.delay(len(earlier) + 1)
-        if sum(earlier) + delay > self.policy.rate_limit_patience:
+        patience = self.policy.rate_limit_patience
+        if patience <= 0 or sum(earlier) + delay > patience:
             raise self._rate_limit_spent(failure, endpoint, account, sum(earlier))
         log.info("TikTok %s: rate limited (HTTP 429); same request again in %.2fs", endpoint, delay)
         self._sleep(delay)

@@ -83,6 +83,20 @@ def test_threads_share_one_window() -> None:
 def test_shared_limiter_is_one_per_budget() -> None:
     assert shared_limiter(600) is shared_limiter(600)
     assert shared_limiter(600) is not shared_limiter(300)
+    # hooks asking for other shares of one budget share its window (else one process could send twice
+    # the limit), probing at the slowest pace asked for
+    assert shared_limiter(500, 10.0, share=4) is shared_limiter(500, 10.0, share=16)
+    assert shared_limiter(500, 10.0, share=2).share == 16
+
+
+def test_odd_settings_neither_crash_nor_spin() -> None:
+    clock = FakeClock()
+    limiter = SlidingWindowRateLimiter(2.0, window=10.0, clock=clock, sleep=clock.sleep)  # type: ignore[arg-type]
+    assert [limiter.acquire("/a") for _ in range(3)] == [0.0, 0.0, pytest.approx(10.0)]  # a float limit
+    waits = [limiter.rate_limited("/a") for _ in range(5000)]  # TikTok refusing for hours
+    assert max(waits) == pytest.approx(2.5)
+    assert min(waits) > 0
+    assert SlidingWindowRateLimiter(0).probe_interval == 0.0  # disabled: no division by zero
 
 
 def test_limiter_keeps_the_hook_under_the_emulator_limit(

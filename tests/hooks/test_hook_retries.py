@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+import http.server
 import json
-from typing import TYPE_CHECKING
+import threading
+from typing import TYPE_CHECKING, Any
 
 import pytest
+import requests
 
 from airflow_provider_tiktok.errors import TikTokAuthError, TikTokRefreshUnknownError, TikTokTransientError
-from airflow_provider_tiktok.hooks._transport import RetryPolicy, parse_retry_after
+from airflow_provider_tiktok.hooks._transport import (
+    MIN_RETRY_AFTER,
+    RetryPolicy,
+    Transport,
+    parse_retry_after,
+)
 from airflow_provider_tiktok.hooks.tiktok import TOKEN_PATH, USER_INFO_PATH, VIDEO_LIST_PATH
+from airflow_provider_tiktok.ratelimit import SlidingWindowRateLimiter
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
 
     from airflow_provider_tiktok.hooks.tiktok import TikTokHook
     from airflow_provider_tiktok.testing.emulator import TikTokEmulator
@@ -155,3 +164,57 @@ def test_spent_retries_say_what_failed_in_one_sentence_each(
     message = str(failed.value)
     assert "still failing after 2 attempts: internal_error: Injected server error. This is usually" in message
     assert ".." not in message
+
+
+class _ZeroRetryAfter(http.server.BaseHTTPRequestHandler):
+    """A server that answers its first two requests with 429 and ``Retry-After: 0``, then 200."""
+
+    answered = 0
+
+    def do_GET(self) -> None:
+        type(self).answered += 1
+        refused = type(self).answered <= 2
+        body = json.dumps({"data": {}, "error": {"code": "rate_limit_exceeded" if refused else "ok"}})
+        self.send_response(429 if refused else 200)
+        if refused:
+            self.send_header("Retry-After", "0")
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body.encode())
+
+    def log_message(self, *args: object) -> None:
+        """Quiet: pytest shows what the test asserts."""
+
+
+@pytest.fixture
+def zero_retry_after_url() -> Iterator[str]:
+    """The URL of a loopback server that refuses twice with ``Retry-After: 0``, then answers."""
+    _ZeroRetryAfter.answered = 0
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _ZeroRetryAfter)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/v2/user/info/"
+    server.shutdown()
+    server.server_close()
+
+
+def _send(url: str, patience: float, sleeps: list[float]) -> dict[str, Any]:
+    policy = RetryPolicy(rate_limit_patience=patience)
+    with requests.Session() as session:
+        limiter = SlidingWindowRateLimiter(600)
+        transport = Transport(session, timeout=(5, 5), policy=policy, limiter=limiter, sleep=sleeps.append)
+        return transport.request("GET", url, endpoint="/v2/user/info/", account="@a")
+
+
+def test_a_retry_after_of_zero_still_waits_before_the_same_request_again(zero_retry_after_url: str) -> None:
+    sleeps: list[float] = []
+    assert _send(zero_retry_after_url, 900.0, sleeps)["error"] == {"code": "ok"}
+    assert sleeps == [MIN_RETRY_AFTER, MIN_RETRY_AFTER]  # not 0: no resending at once, over and over
+
+
+def test_without_patience_a_first_429_fails_even_with_a_zero_retry_after(zero_retry_after_url: str) -> None:
+    sleeps: list[float] = []
+    with pytest.raises(TikTokTransientError, match="rate_limit_exceeded after 0s of waiting"):
+        _send(zero_retry_after_url, 0.0, sleeps)
+    assert sleeps == []
+    assert _ZeroRetryAfter.answered == 1
