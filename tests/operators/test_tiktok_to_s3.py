@@ -29,6 +29,7 @@ from airflow_provider_tiktok.reports import ACCOUNT_COLUMNS, VIDEO_COLUMNS, iso_
 from airflow_provider_tiktok.s3_errors import TikTokS3Error
 from airflow_provider_tiktok.testing.connections import account_connection, app_connection
 from airflow_provider_tiktok.tokens import TokenSet
+from tests.xcom_stand_in import XComTaskInstance
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -43,17 +44,6 @@ FAST_HOOK = {
     "backoff_cap": 0.05,
     "refresh_race_wait": timedelta(0),  # no other task races these: invalid_grant is final at once
 }
-
-
-class RecordingTaskInstance:
-    """Stands in for the task instance's XCom API: ``execute`` is called directly, outside a task runner
-    (the DAG tests run the operator through Airflow's real task runner)."""
-
-    def __init__(self) -> None:
-        self.xcoms: dict[str, Any] = {}
-
-    def xcom_push(self, key: str, value: Any) -> None:
-        self.xcoms[key] = value
 
 
 @pytest.fixture
@@ -129,8 +119,8 @@ def make_operator(account: str, bucket: str, **kwargs: Any) -> TikTokToS3Operato
     return TikTokToS3Operator(**options)
 
 
-def run(operator: TikTokToS3Operator) -> tuple[list[str], RecordingTaskInstance]:
-    ti = RecordingTaskInstance()
+def run(operator: TikTokToS3Operator) -> tuple[list[str], XComTaskInstance]:
+    ti = XComTaskInstance()
     result = operator.execute({"ti": ti})  # type: ignore[typeddict-item]
     return result, ti
 
@@ -201,7 +191,7 @@ def test_execute_writes_every_video_row_by_row(
     for name in ("follower_count", "following_count", "likes_count", "video_count"):
         assert stats[name] == str(getattr(user, name)), name
 
-    summary = ti.xcoms[SUMMARY_XCOM_KEY]
+    summary = ti.pushed[SUMMARY_XCOM_KEY]
     assert summary["rows"] == len(expected)
     assert summary["keys"] == [video_key, account_key]
     assert "token" not in json.dumps(summary).lower()
@@ -244,7 +234,7 @@ def test_older_report_date_leaves_out_newer_videos(
     assert len(uris) == 1
     _, rows = read_csv(s3, bucket, uris[0].split(f"s3://{bucket}/", 1)[1])
     assert [r["video_id"] for r in rows] == [v["id"] for v in expected_videos(user, day)]
-    assert ti.xcoms[SUMMARY_XCOM_KEY]["rows"] == len(rows)
+    assert ti.pushed[SUMMARY_XCOM_KEY]["rows"] == len(rows)
 
 
 def test_custom_key_template_with_jinja_and_placeholders(account: str, bucket: str, s3: Any) -> None:
@@ -255,10 +245,8 @@ def test_custom_key_template_with_jinja_and_placeholders(account: str, bucket: s
     assert uris == [f"s3://{bucket}/x/growth/{account}/{yesterday().isoformat()}.csv"]
 
 
-def run_rendered(
-    operator: TikTokToS3Operator, context: dict[str, Any]
-) -> tuple[list[str], RecordingTaskInstance]:
-    ti = RecordingTaskInstance()
+def run_rendered(operator: TikTokToS3Operator, context: dict[str, Any]) -> tuple[list[str], XComTaskInstance]:
+    ti = XComTaskInstance()
     full = {"ti": ti, **context}
     operator.render_template_fields(full)  # type: ignore[arg-type]
     return operator.execute(full), ti  # type: ignore[arg-type]
@@ -303,7 +291,7 @@ def test_a_report_starting_with_an_aged_token_refreshes_first_and_lands(
     try:
         uris, ti = run(make_operator(account, bucket))
         assert len(uris) == 2
-        assert ti.xcoms[SUMMARY_XCOM_KEY]["rows"] == len(expected_videos(emu.target_users[1], yesterday()))
+        assert ti.pushed[SUMMARY_XCOM_KEY]["rows"] == len(expected_videos(emu.target_users[1], yesterday()))
         assert emu.count("/v2/oauth/token/") == 1
         assert TokenStore().load_rotated(account) is not None  # saved for every later task
     finally:
@@ -330,15 +318,15 @@ def test_status_keeps_the_newest_date_when_an_older_one_is_backfilled(
 def test_api_failing_mid_pagination_is_transient_and_writes_nothing(
     emu: TikTokEmulator, account: str, bucket: str, s3: Any
 ) -> None:
-    ti = RecordingTaskInstance()
+    ti = XComTaskInstance()
     # Page one succeeds, every later page answers 500: retries run out half-way through the list.
     emu.inject_fault("500", path="/v2/video/list/", nth=2, every=1)
     with pytest.raises(TikTokTransientError):
         make_operator(account, bucket).execute({"ti": ti})  # type: ignore[typeddict-item]
     assert emu.count(path="/v2/video/list/") >= 2
     assert keys_in(s3, bucket) == []
-    assert ti.xcoms[ERROR_XCOM_KEY]["account_conn_id"] == account
-    assert SUMMARY_XCOM_KEY not in ti.xcoms
+    assert ti.pushed[ERROR_XCOM_KEY]["account_conn_id"] == account
+    assert SUMMARY_XCOM_KEY not in ti.pushed
 
 
 def test_s3_down_fails_and_writes_nothing(
@@ -383,7 +371,7 @@ def test_second_upload_failing_removes_the_first(
     assert keys_in(s3, bucket) == []
 
 
-class AttemptTaskInstance(RecordingTaskInstance):
+class AttemptTaskInstance(XComTaskInstance):
     """A task instance with the identity of a real one (dag, run, task, map index, try number)."""
 
     def __init__(self, run_id: str, try_number: int) -> None:

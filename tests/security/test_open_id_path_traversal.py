@@ -21,6 +21,7 @@ from airflow_provider_tiktok.connections import AccountInfo, is_valid_open_id
 from airflow_provider_tiktok.operators.tiktok import TikTokToS3Operator
 from airflow_provider_tiktok.testing.connections import account_connection
 from airflow_provider_tiktok.tokens import TokenSet
+from tests.xcom_stand_in import XComTaskInstance
 
 if TYPE_CHECKING:
     from fastapi.testclient import TestClient
@@ -41,14 +42,6 @@ def test_real_open_ids_are_accepted(open_id: str) -> None:
 @pytest.mark.parametrize("open_id", [TRAVERSAL, "..", "a/b", ".hidden", "a..b", "", "x" * 129, "a b", "é"])
 def test_ids_that_could_leave_a_partition_are_refused(open_id: str) -> None:
     assert not is_valid_open_id(open_id)
-
-
-class RecordingTaskInstance:
-    def __init__(self) -> None:
-        self.xcoms: dict[str, object] = {}
-
-    def xcom_push(self, key: str, value: object) -> None:
-        self.xcoms[key] = value
 
 
 def test_report_refuses_the_key_naming_the_account(
@@ -81,7 +74,7 @@ def test_report_refuses_the_key_naming_the_account(
     with pytest.raises(
         AirflowFailException, match=r"TikTok account tiktok_account_mallory: open_id .* is not"
     ):
-        operator.execute({"ti": RecordingTaskInstance()})  # type: ignore[typeddict-item]
+        operator.execute({"ti": XComTaskInstance()})  # type: ignore[typeddict-item]
     assert setup.keys("") == []
     assert setup.emu.count() == 0  # refused before anything was fetched
 

@@ -18,6 +18,7 @@ from report_dag_support import load_dag
 
 from airflow_provider_tiktok.operators.tiktok import TikTokToS3Operator
 from airflow_provider_tiktok.xcom import ERROR_XCOM_KEY
+from tests.xcom_stand_in import XComTaskInstance
 
 if TYPE_CHECKING:
     from report_dag_support import Deployment
@@ -90,17 +91,6 @@ def test_jinja_in_the_settings_variable_is_refused_too(
     assert setup.keys() == []
 
 
-class RecordingTaskInstance:
-    """The task instance's XCom API for an ``execute`` called directly (what a mapped task receives
-    from XCom is not rendered by Airflow; this is that path without the task runner around it)."""
-
-    def __init__(self) -> None:
-        self.xcoms: dict[str, Any] = {}
-
-    def xcom_push(self, key: str, value: Any) -> None:
-        self.xcoms[key] = value
-
-
 def test_operator_never_renders_a_key_that_reached_it_unrendered(deployment: Deployment) -> None:
     setup = deployment
     conn_id = setup.link(setup.emu.target_users[0])
@@ -113,9 +103,9 @@ def test_operator_never_renders_a_key_that_reached_it_unrendered(deployment: Dep
         report_date=logical_date(3).date().isoformat(),
         aws_conn_id="aws_test",
     )
-    ti = RecordingTaskInstance()
+    ti = XComTaskInstance()
     context = {"ti": ti, "params": {"team": "rendered"}}
     with pytest.raises(AirflowFailException, match="contains Jinja"):
         operator.execute(context)  # type: ignore[arg-type]
     assert setup.keys() == []
-    assert "contains Jinja" in json.dumps(ti.xcoms[ERROR_XCOM_KEY])
+    assert "contains Jinja" in json.dumps(ti.pushed[ERROR_XCOM_KEY])
