@@ -79,3 +79,18 @@ def test_zero_disables_the_limit(flow: Flow, emu: TikTokEmulator) -> None:
     emu.configure(rate_limit_per_minute=0)
     token = flow.tokens()["access_token"]
     assert {_status(flow, token) for _ in range(30)} == {200}
+
+
+def test_the_busiest_window_is_counted_at_admission_until_the_limits_are_reset(
+    flow: Flow, emu: TikTokEmulator
+) -> None:
+    emu.configure(rate_limit_per_minute=3, rate_window_seconds=60)
+    token = flow.tokens()["access_token"]
+    assert [_status(flow, token) for _ in range(2)] == [200, 200]
+    emu.clock.advance(61)  # both leave the window
+    assert [_status(flow, token) for _ in range(4)] == [200, 200, 200, 429]
+    assert emu.busiest_window(VIDEO) == 3  # never more than the limit, refused requests not counted
+    assert emu.busiest_window(USER) == 0
+    emu.reset_rate_limits()
+    assert emu.busiest_window(VIDEO) == 0
+    assert _status(flow, token) == 200  # an empty window again

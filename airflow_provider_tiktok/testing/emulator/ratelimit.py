@@ -16,6 +16,7 @@ class SlidingWindowLimiter:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._hits: dict[tuple[str, ...], deque[float]] = {}
+        self._busiest: dict[tuple[str, ...], int] = {}
 
     def admit(self, key: tuple[str, ...], *, now: float, limit: int, window: float) -> float | None:
         """Record a request under ``key``; None when admitted, else seconds until a slot frees up.
@@ -32,9 +33,17 @@ class SlidingWindowLimiter:
             if len(hits) >= limit:
                 return max(hits[0] + window - now, 0.0)
             hits.append(now)
+            self._busiest[key] = max(self._busiest.get(key, 0), len(hits))
             return None
+
+    def busiest(self, key: tuple[str, ...]) -> int:
+        """The most requests ``key`` ever had in one window since the last reset, as this limiter counted
+        them (at admission: a recorded request's time is when it was answered)."""
+        with self._lock:
+            return self._busiest.get(key, 0)
 
     def reset(self) -> None:
         """Forget every window."""
         with self._lock:
             self._hits.clear()
+            self._busiest.clear()

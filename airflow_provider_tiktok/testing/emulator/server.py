@@ -296,6 +296,15 @@ class TikTokEmulator:
         """Forget recorded requests."""
         self._state.log.reset()
 
+    def busiest_window(self, path: str) -> int:
+        """The most requests to ``path`` the app-wide rate limit admitted in one window since the last
+        :meth:`reset_rate_limits`."""
+        return self._state.limiter.busiest((path,))
+
+    def reset_rate_limits(self) -> None:
+        """Empty every rate-limit window."""
+        self._state.limiter.reset()
+
     # -- test shortcuts --------------------------------------------------------------------
     def revoke_all(self, open_id: str) -> int:
         """Invalidate every token of ``open_id`` (the user removed the app); returns how many."""
