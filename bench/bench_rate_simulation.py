@@ -5,8 +5,8 @@ Run: ``uv run python bench/bench_rate_simulation.py`` (under a minute, no Airflo
 one asks how the limiter fares when the tasks' starts spread, which a real run only shows by chance.
 
 Each task is the real :class:`~airflow_provider_tiktok.ratelimit.SlidingWindowRateLimiter` on the
-simulated clock, paging one account; the server is a sliding window of ``LIMIT`` requests per ``WINDOW``
-seconds that does not count refused requests (as the emulator). A refused request waits as the hook's
+simulated clock, paging one account; the server is the emulator's own sliding window of ``LIMIT`` requests
+per ``WINDOW`` seconds, which does not count refused requests. A refused request waits as the hook's
 transport does: ``Retry-After`` (whole seconds, as the emulator sends it) when sent, else the limiter's
 estimate with 75-100 % jitter. Prints, per scenario and seed, the accepted requests per second between
 the first and the last against the ceiling (target >= 0.9, as in ``bench_rate_budget.py``) and the 429s.
@@ -19,11 +19,11 @@ import itertools
 import math
 import random
 import sys
-from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from airflow_provider_tiktok.ratelimit import SlidingWindowRateLimiter
+from airflow_provider_tiktok.testing.emulator.ratelimit import SlidingWindowLimiter
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -44,7 +44,7 @@ class Simulation:
 
     now: float = 0.0
     events: list[tuple[float, int, Callable[[], None]]] = field(default_factory=list)
-    counted: deque[float] = field(default_factory=deque)
+    server: SlidingWindowLimiter = field(default_factory=SlidingWindowLimiter)  # the emulator's own
     accepted: list[float] = field(default_factory=list)
     refused: int = 0
     _order: itertools.count[int] = field(default_factory=itertools.count)
@@ -54,14 +54,12 @@ class Simulation:
 
     def admit(self) -> float | None:
         """None when the request is accepted, else the seconds until the window has room."""
-        while self.counted and self.counted[0] <= self.now - WINDOW:
-            self.counted.popleft()
-        if len(self.counted) < LIMIT:
-            self.counted.append(self.now)
+        wait = self.server.admit((KEY,), now=self.now, limit=LIMIT, window=WINDOW)
+        if wait is None:
             self.accepted.append(self.now)
-            return None
-        self.refused += 1
-        return self.counted[0] + WINDOW - self.now
+        else:
+            self.refused += 1
+        return wait
 
     def run(self) -> None:
         while self.events:
