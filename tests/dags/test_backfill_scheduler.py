@@ -17,11 +17,11 @@ import pytest
 from airflow_provider_tiktok.connections import rotation_variable_key
 from airflow_provider_tiktok.hooks.tiktok import TikTokHook
 from airflow_provider_tiktok.tokens import TokenSet
+from tests.backfill_beside_daily import backfill_days
 from tests.scheduler.linking_env import (
     APP_CONN_ID,
     REPORT_DAG_ID,
     app_connection_json,
-    backfill_dates,
     report_bucket,
     report_stack,
 )
@@ -60,10 +60,15 @@ def stack(emulator: TikTokEmulator, bucket: str) -> Iterator[tuple[AirflowStack,
 
 
 @pytest.fixture(scope="module")
-def backfill_runs(stack: tuple[AirflowStack, list[str]]) -> list[dict[str, Any]]:
+def dates() -> list[str]:
+    """The days to backfill, fixed once for the module (a test may run after the 02:00 schedule time)."""
+    return backfill_days(DATES)
+
+
+@pytest.fixture(scope="module")
+def backfill_runs(stack: tuple[AirflowStack, list[str]], dates: list[str]) -> list[dict[str, Any]]:
     """Once for the module, so no test relies on another: backfill ``DATES`` dates; the finished runs."""
     airflow, _ = stack
-    dates = backfill_dates(DATES)
     # --to-date is compared with logical dates (the report day at the schedule time, 02:00), so the
     # runbook's inclusive form names the last day's end.
     airflow.create_backfill(DAG_ID, dates[0], f"{dates[-1]}T23:59:59", max_active_runs=DATES)
@@ -82,12 +87,12 @@ def _overlapping(stack: AirflowStack, runs: list[dict[str, Any]]) -> bool:
 def test_backfill_lands_every_date_with_concurrent_runs(
     stack: tuple[AirflowStack, list[str]],
     backfill_runs: list[dict[str, Any]],
+    dates: list[str],
     emulator: TikTokEmulator,
     bucket: str,
     moto_s3: str,
 ) -> None:
     airflow, conn_ids = stack
-    dates = backfill_dates(DATES)
     assert sorted(r["logical_date"][:10] for r in backfill_runs) == dates
     assert {r["state"] for r in backfill_runs} == {"success"}, airflow.logs_tail()
     assert _overlapping(airflow, backfill_runs), "the backfill runs should have overlapped"

@@ -2,14 +2,13 @@
 
 The real scheduler reads account connections from ``AIRFLOW_CONN_*`` variables (as a deployment
 with connections in its environment would); rotated tokens then live in Variables in its database.
-The scheduler tests of ``tiktok_daily_report`` also share its bucket, stack and backfill dates here.
+The scheduler tests of ``tiktok_daily_report`` also share its bucket and stack here.
 """
 
 from __future__ import annotations
 
 import json
 from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, urlparse
@@ -95,9 +94,3 @@ def report_stack(emulator: TikTokEmulator, bucket: str) -> Iterator[tuple[Airflo
     with AirflowStack(DAGS_FOLDER, env=env, parallelism=8) as running:
         running.wait_for_dag(REPORT_DAG_ID)
         yield running, conn_ids
-
-
-def backfill_dates(count: int) -> list[str]:
-    """``count`` complete days (UTC) to backfill, oldest first, the last one the day before yesterday."""
-    today = datetime.now(timezone.utc).date()
-    return [(today - timedelta(days=offset)).isoformat() for offset in range(count + 1, 1, -1)]

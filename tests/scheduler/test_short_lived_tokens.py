@@ -22,11 +22,11 @@ from airflow_provider_tiktok.connections import refresh_failure_variable_key, ro
 from airflow_provider_tiktok.hooks.tiktok import TOKEN_PATH, TikTokHook
 from airflow_provider_tiktok.tokens import TokenSet
 from dev.waiting import wait_until
+from tests.backfill_beside_daily import backfill_days, wait_for_backfill_and_daily_run
 from tests.scheduler.linking_env import (
     APP_CONN_ID,
     REPORT_DAG_ID,
     app_connection_json,
-    backfill_dates,
     report_bucket,
     report_stack,
 )
@@ -86,7 +86,7 @@ def backfill(stack: tuple[AirflowStack, list[str]], emulator: TikTokEmulator) ->
     """Once for the module, so no test relies on another: a ``DATES``-date backfill beside the daily
     run, the last account revoked at TikTok once the first backfill run has succeeded."""
     airflow, _ = stack
-    dates = backfill_dates(DATES)
+    dates = backfill_days(DATES)
     started = time.monotonic()
     airflow.create_backfill(DAG_ID, dates[0], f"{dates[-1]}T23:59:59", max_active_runs=4)
     airflow.unpause(DAG_ID)  # also starts the latest scheduled run beside the backfill
@@ -96,7 +96,7 @@ def backfill(stack: tuple[AirflowStack, list[str]], emulator: TikTokEmulator) ->
         airflow,
     )
     emulator.revoke_all(emulator.target_users[-1].open_id)  # the runs after it meet a revoked account
-    runs = airflow.wait_for_runs(DAG_ID, DATES + 1, timeout=1500)
+    runs = wait_for_backfill_and_daily_run(airflow, DAG_ID, DATES, timeout=1500)
     return Backfill(runs, time.monotonic() - started)
 
 

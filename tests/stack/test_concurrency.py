@@ -5,11 +5,12 @@ tests/dags, on the deployment users run)."""
 from __future__ import annotations
 
 import itertools
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from tests.backfill_beside_daily import backfill_days, wait_for_backfill_and_daily_run
 from tests.stack.stack_support import REFRESH_DAG, REPORT_DAG, TOKEN_PATH
 
 if TYPE_CHECKING:
@@ -47,13 +48,12 @@ def test_concurrent_runs_never_lose_a_rotated_refresh_token(deployment: Deployme
 def test_a_backfill_overlapping_the_daily_run_lands_every_date(deployment: Deployment) -> None:
     stack = deployment.stack
     accounts = deployment.registry()
-    today = datetime.now(timezone.utc).date()
-    days = [(today - timedelta(days=n)).isoformat() for n in range(BACKFILL_DAYS + 1, 1, -1)]
+    days = backfill_days(BACKFILL_DAYS)
     stack.create_backfill(REPORT_DAG, days[0], f"{days[-1]}T23:59:59", max_active_runs=BACKFILL_DAYS)
     # Unpausing starts the backfill's runs and, beside them, the scheduled run of the last interval.
     stack.unpause(REPORT_DAG)
 
-    runs = stack.wait_for_runs(REPORT_DAG, BACKFILL_DAYS + 1, timeout=600)
+    runs = wait_for_backfill_and_daily_run(stack, REPORT_DAG, BACKFILL_DAYS, timeout=600)
 
     assert {r["run_type"] for r in runs} == {"backfill", "scheduled"}, runs
     assert {r["state"] for r in runs} == {"success"}, stack.logs_tail()
