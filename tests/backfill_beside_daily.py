@@ -4,7 +4,7 @@ With catchup off, unpausing starts the run of the last data interval to have end
 schedule: before 02:00 that interval began the day before yesterday, after it yesterday. A backfill run
 with the same logical date makes the scheduler skip the daily run ("run already exists"), so the days
 to backfill end the day before it. And a test that outlives 02:00 sees one more scheduled run, so
-the waits below take the first one only.
+the wait below takes the first one only.
 """
 
 from __future__ import annotations
@@ -35,10 +35,11 @@ def backfill_days(count: int, now: datetime | None = None) -> list[str]:
     return [(last - timedelta(days=offset)).isoformat() for offset in range(count - 1, -1, -1)]
 
 
-def wait_for_backfill_and_daily_run(
-    stack: AirflowStack, dag_id: str, backfill_count: int, *, timeout: float
+def wait_for_daily_run(
+    stack: AirflowStack, dag_id: str, *, timeout: float, backfill_count: int = 0
 ) -> list[dict[str, Any]]:
-    """Wait until ``backfill_count`` backfill runs and the first scheduled run have finished; those runs."""
+    """Wait until the first scheduled run (and ``backfill_count`` backfill runs) finished; those runs,
+    the scheduled one last."""
 
     def finished() -> list[dict[str, Any]] | None:
         runs = stack.dag_runs(dag_id)
@@ -49,8 +50,7 @@ def wait_for_backfill_and_daily_run(
             return None
         return [*backfill, scheduled[0]]
 
-    what = f"{backfill_count} backfill runs and the daily run of {dag_id}"
-    runs: list[dict[str, Any]] = wait_until(
-        finished, timeout=timeout, interval=2, what=what, detail=stack.logs_tail
-    )
+    what = f"the first scheduled run of {dag_id} and {backfill_count} backfill runs"
+    detail = stack.logs_tail
+    runs: list[dict[str, Any]] = wait_until(finished, timeout=timeout, interval=2, what=what, detail=detail)
     return runs

@@ -12,6 +12,7 @@ import boto3
 import pytest
 
 from dev.airflow_stack import AirflowStack
+from tests.backfill_beside_daily import wait_for_daily_run
 from tests.scheduler.linking_env import report_stack_env
 
 if TYPE_CHECKING:
@@ -52,7 +53,7 @@ def test_report_and_finalize_emit_their_datasets(
     with AirflowStack(DAGS_FOLDER, env=env, parallelism=4) as airflow:
         airflow.wait_for_dag(DAG_ID)
         airflow.unpause(DAG_ID)
-        (run,) = airflow.wait_for_runs(DAG_ID, 1, run_type="scheduled", timeout=600)
+        (run,) = wait_for_daily_run(airflow, DAG_ID, timeout=600)  # the first: a test may outlive 02:00
         assert run["state"] == "success", airflow.logs_tail()
 
     complete = [e for e in _events(events_file) if e["eventType"] == "COMPLETE" and "job" in e]

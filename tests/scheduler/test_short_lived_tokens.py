@@ -22,7 +22,7 @@ from airflow_provider_tiktok.connections import refresh_failure_variable_key, ro
 from airflow_provider_tiktok.hooks.tiktok import TOKEN_PATH, TikTokHook
 from airflow_provider_tiktok.tokens import TokenSet
 from dev.waiting import wait_until
-from tests.backfill_beside_daily import backfill_days, wait_for_backfill_and_daily_run
+from tests.backfill_beside_daily import backfill_days, wait_for_daily_run
 from tests.scheduler.linking_env import (
     APP_CONN_ID,
     REPORT_DAG_ID,
@@ -96,7 +96,7 @@ def backfill(stack: tuple[AirflowStack, list[str]], emulator: TikTokEmulator) ->
         airflow,
     )
     emulator.revoke_all(emulator.target_users[-1].open_id)  # the runs after it meet a revoked account
-    runs = wait_for_backfill_and_daily_run(airflow, DAG_ID, DATES, timeout=1500)
+    runs = wait_for_daily_run(airflow, DAG_ID, backfill_count=DATES, timeout=1500)
     return Backfill(runs, time.monotonic() - started)
 
 

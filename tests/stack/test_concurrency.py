@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tests.backfill_beside_daily import backfill_days, wait_for_backfill_and_daily_run
+from tests.backfill_beside_daily import backfill_days, wait_for_daily_run
 from tests.stack.stack_support import REFRESH_DAG, REPORT_DAG, TOKEN_PATH
 
 if TYPE_CHECKING:
@@ -53,7 +53,7 @@ def test_a_backfill_overlapping_the_daily_run_lands_every_date(deployment: Deplo
     # Unpausing starts the backfill's runs and, beside them, the scheduled run of the last interval.
     stack.unpause(REPORT_DAG)
 
-    runs = wait_for_backfill_and_daily_run(stack, REPORT_DAG, BACKFILL_DAYS, timeout=600)
+    runs = wait_for_daily_run(stack, REPORT_DAG, backfill_count=BACKFILL_DAYS, timeout=600)
 
     assert {r["run_type"] for r in runs} == {"backfill", "scheduled"}, runs
     assert {r["state"] for r in runs} == {"success"}, stack.logs_tail()
