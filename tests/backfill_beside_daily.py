@@ -4,7 +4,8 @@ With catchup off, unpausing starts the run of the last data interval to have end
 schedule: before 02:00 that interval began the day before yesterday, after it yesterday. A backfill run
 with the same logical date makes the scheduler skip the daily run ("run already exists"), so the days
 to backfill end the day before it. And a test that outlives 02:00 sees one more scheduled run, so
-the wait below takes the first one only.
+the wait below takes the first one only. A test that needs no backfill can instead move the schedule
+(:func:`quiet_schedule`) so that no second run comes while it runs.
 """
 
 from __future__ import annotations
@@ -27,6 +28,12 @@ def daily_run_day(now: datetime | None = None) -> date:
     now = now or datetime.now(timezone.utc)
     last_fired = now.date() if now.time() >= _FIRES_AT else now.date() - timedelta(days=1)
     return last_fired - timedelta(days=1)
+
+
+def quiet_schedule(now: datetime | None = None) -> str:
+    """A ``TIKTOK_REPORT_SCHEDULE`` an hour before ``now`` (UTC): unpausing starts one run, the next is
+    23 hours away."""
+    return ((now or datetime.now(timezone.utc)) - timedelta(hours=1)).strftime("%H:%M")
 
 
 def backfill_days(count: int, now: datetime | None = None) -> list[str]:

@@ -10,7 +10,7 @@ from airflow.timetables import interval
 from airflow.timetables.base import TimeRestriction
 
 from airflow_provider_tiktok.report_dates import schedule_from_env
-from tests.backfill_beside_daily import backfill_days, daily_run_day
+from tests.backfill_beside_daily import backfill_days, daily_run_day, quiet_schedule
 
 TIMES = ["00:00:00", "00:30:00", "01:59:59", "02:00:00", "02:00:01", "12:00:00", "23:59:59"]
 
@@ -36,3 +36,22 @@ def test_the_backfill_ends_the_day_before_the_daily_run_at_any_time_of_day(
     daily = _scheduler_daily_run_day(now, monkeypatch)
     assert daily_run_day(now) == daily
     assert backfill_days(3, now) == [(daily - timedelta(days=n)).isoformat() for n in (3, 2, 1)]
+
+
+@pytest.mark.parametrize("clock", TIMES)
+def test_a_quiet_schedule_starts_one_run_and_the_next_a_day_later(
+    clock: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    now = datetime.fromisoformat(f"2026-12-02T{clock}").replace(tzinfo=timezone.utc)
+    monkeypatch.setattr(interval, "utcnow", lambda: pendulum.instance(now))
+    cron, tz = schedule_from_env({"TIKTOK_REPORT_SCHEDULE": quiet_schedule(now)})
+    timetable = interval.CronDataIntervalTimetable(cron, tz)
+    restriction = TimeRestriction(earliest=pendulum.datetime(2024, 1, 1), latest=None, catchup=False)
+    first = timetable.next_dagrun_info(last_automated_data_interval=None, restriction=restriction)
+    assert first is not None
+    after = timetable.next_dagrun_info(
+        last_automated_data_interval=first.data_interval, restriction=restriction
+    )
+    assert after is not None
+    assert first.run_after <= now  # unpausing starts it at once
+    assert after.run_after - pendulum.instance(now) > timedelta(hours=22)

@@ -72,7 +72,7 @@ def backfill_runs(stack: tuple[AirflowStack, list[str]], dates: list[str]) -> li
     # --to-date is compared with logical dates (the report day at the schedule time, 02:00), so the
     # runbook's inclusive form names the last day's end.
     airflow.create_backfill(DAG_ID, dates[0], f"{dates[-1]}T23:59:59", max_active_runs=DATES)
-    # Queued runs wait for the DAG to be unpaused, which also starts today's scheduled run beside
+    # Queued runs wait for the DAG to be unpaused, which also starts the latest scheduled run beside
     # them. (Unpausing first would make the CLI race the busy scheduler for sqlite's single writer.)
     airflow.unpause(DAG_ID)
     return airflow.wait_for_runs(DAG_ID, DATES, run_type="backfill", timeout=600)

@@ -12,7 +12,7 @@ import boto3
 import pytest
 
 from dev.airflow_stack import AirflowStack
-from tests.backfill_beside_daily import wait_for_daily_run
+from tests.backfill_beside_daily import quiet_schedule
 from tests.scheduler.linking_env import report_stack_env
 
 if TYPE_CHECKING:
@@ -45,6 +45,7 @@ def test_report_and_finalize_emit_their_datasets(
 ) -> None:
     boto3.client("s3", endpoint_url=moto_s3, region_name="us-east-1").create_bucket(Bucket=BUCKET)
     env, conn_ids = report_stack_env(emulator, BUCKET)
+    env["TIKTOK_REPORT_SCHEDULE"] = quiet_schedule()  # the one scheduled run's events only
     events_file = tmp_path / "openlineage.jsonl"
     env["AIRFLOW__OPENLINEAGE__TRANSPORT"] = json.dumps(
         {"type": "file", "log_file_path": str(events_file), "append": True}
@@ -53,7 +54,7 @@ def test_report_and_finalize_emit_their_datasets(
     with AirflowStack(DAGS_FOLDER, env=env, parallelism=4) as airflow:
         airflow.wait_for_dag(DAG_ID)
         airflow.unpause(DAG_ID)
-        (run,) = wait_for_daily_run(airflow, DAG_ID, timeout=600)  # the first: a test may outlive 02:00
+        (run,) = airflow.wait_for_runs(DAG_ID, 1, run_type="scheduled", timeout=600)
         assert run["state"] == "success", airflow.logs_tail()
 
     complete = [e for e in _events(events_file) if e["eventType"] == "COMPLETE" and "job" in e]

@@ -22,6 +22,7 @@ from airflow_provider_tiktok.tokens import TokenSet
 from dev.airflow_stack import TERMINAL_RUN_STATES as TERMINAL
 from dev.airflow_stack import AirflowStack
 from dev.waiting import wait_until
+from tests.backfill_beside_daily import quiet_schedule
 from tests.reminders.conftest import SMTP_KWARGS, SMTP_NOTIFIER
 from tests.reminders.smtp_sink import SmtpSink
 from tests.scheduler.linking_env import report_stack_env
@@ -73,6 +74,7 @@ def stack(emulator: TikTokEmulator, smtp: SmtpSink, moto_s3: str) -> Iterator[tu
         "AIRFLOW_CONN_SMTP_REMINDERS": smtp.connection_uri(),
         "AIRFLOW__TIKTOK__REMINDER_NOTIFIER": SMTP_NOTIFIER,
         "AIRFLOW__TIKTOK__REMINDER_NOTIFIER_KWARGS": json.dumps(SMTP_KWARGS),
+        "TIKTOK_REPORT_SCHEDULE": quiet_schedule(),  # no scheduled run beside the test's own runs
     }
     with AirflowStack(DAGS_FOLDER, env=env, parallelism=4) as running:
         running.wait_for_dag(DAG_ID)
